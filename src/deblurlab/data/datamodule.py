@@ -1,0 +1,142 @@
+"""The one LightningDataModule: paired crops for training, full frames for validation and test.
+
+It knows nothing of file layouts or models: a *source* (the synthetic generator, or a paired
+folder layout) hands it three datasets of ``(blurry, sharp, name)`` with H x W x 3 float32 images
+in [0, 1]; the DataModule adds the paired transforms, tensors and loaders.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+import albumentations as A
+import pytorch_lightning as pl
+from torch.utils.data import DataLoader, Dataset
+
+from deblurlab.data.transforms import (
+    apply_pair,
+    paired_eval_transform,
+    paired_train_transform,
+    to_tensor,
+)
+from deblurlab.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+
+class PairSource(Protocol):
+    """What a dataset source provides to :class:`DeblurDataModule`."""
+
+    def train_dataset(self) -> Dataset: ...
+    def val_dataset(self) -> Dataset: ...
+    def test_dataset(self) -> Dataset: ...
+    def describe(self) -> str: ...
+
+
+class PairedTensors(Dataset):
+    """Wrap a raw pair dataset: apply a paired transform and return the batch dict of tensors."""
+
+    def __init__(self, pairs: Dataset, transform: A.Compose | None, crop_size: int | None) -> None:
+        self.pairs = pairs
+        self.transform = transform
+        self.crop_size = crop_size
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        blurry, sharp, name = self.pairs[index]
+        if blurry.shape != sharp.shape:
+            raise DataError(
+                f"{name}: blurry {blurry.shape[1]}x{blurry.shape[0]} and sharp "
+                f"{sharp.shape[1]}x{sharp.shape[0]} differ in size"
+            )
+        if self.crop_size is not None and min(blurry.shape[:2]) < self.crop_size:
+            raise DataError(
+                f"{name}: image {blurry.shape[1]}x{blurry.shape[0]} is smaller than "
+                f"data.crop_size={self.crop_size}"
+            )
+        blurry, sharp = apply_pair(self.transform, blurry, sharp)
+        return {"blur": to_tensor(blurry), "sharp": to_tensor(sharp), "name": name}
+
+
+class DeblurDataModule(pl.LightningDataModule):
+    """Serve a :class:`PairSource` to Lightning.
+
+    Args:
+        source: provides the raw train/val/test datasets.
+        crop_size: square training crop (the same window in both images).
+        batch_size: training batch size per device.
+        eval_batch_size: validation/test batch size (1 for full frames of varying size).
+        num_workers: loader processes.
+        hflip, vflip, rot90: probabilities of the paired training augmentations.
+        eval_crop: optional centre crop for validation and test (quick validation); None = full frames.
+        pin_memory: pin host memory (useful on GPU).
+    """
+
+    def __init__(
+        self,
+        source: PairSource,
+        crop_size: int = 256,
+        batch_size: int = 4,
+        eval_batch_size: int = 1,
+        num_workers: int = 0,
+        hflip: float = 0.5,
+        vflip: float = 0.0,
+        rot90: float = 0.0,
+        eval_crop: int | None = None,
+        pin_memory: bool = False,
+    ) -> None:
+        super().__init__()
+        if crop_size <= 0:
+            raise ConfigError(f"data.crop_size must be positive, got {crop_size}")
+        if batch_size <= 0:
+            raise ConfigError(f"data.batch_size must be positive, got {batch_size}")
+        self.source = source
+        self.crop_size = crop_size
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.num_workers = num_workers
+        self.augment = {"hflip": hflip, "vflip": vflip, "rot90": rot90}
+        self.eval_crop = eval_crop
+        self.pin_memory = pin_memory
+        self.train_set: Dataset | None = None
+        self.val_set: Dataset | None = None
+        self.test_set: Dataset | None = None
+
+    def setup(self, stage: str | None = None) -> None:
+        """Build the datasets needed for ``stage`` (fit, validate, test)."""
+        if stage in (None, "fit") and self.train_set is None:
+            log.info("data: %s", self.source.describe())
+            self.train_set = PairedTensors(
+                self.source.train_dataset(),
+                paired_train_transform(self.crop_size, **self.augment),
+                self.crop_size,
+            )
+        eval_transform = paired_eval_transform(self.eval_crop)
+        if stage in (None, "fit", "validate") and self.val_set is None:
+            self.val_set = PairedTensors(self.source.val_dataset(), eval_transform, None)
+        if stage in (None, "test") and self.test_set is None:
+            self.test_set = PairedTensors(self.source.test_dataset(), eval_transform, None)
+
+    def _loader(self, dataset: Dataset | None, batch_size: int, shuffle: bool) -> DataLoader:
+        assert dataset is not None, "call setup() first"
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
+            drop_last=False,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_set, self.eval_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.test_set, self.eval_batch_size, shuffle=False)

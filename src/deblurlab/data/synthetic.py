@@ -1,0 +1,284 @@
+"""GoPro-like synthetic motion blur over real photographs, with no download.
+
+GoPro's blurry frames are the average of M consecutive sharp frames of a moving camera (the
+MIMO-UNet paper's Eq. 1), with the middle frame as the ground truth. Here a random smooth camera
+path (translation plus a small in-plane rotation) is sampled, the photograph is rendered at each
+pose along it, and the frames are averaged, optionally in linear light. The middle of the path is
+the identity pose, so the sharp target is an exact crop of the photograph.
+
+Every sample is a pure function of ``(seed, index)``: the validation and test sets are fixed,
+while training draws a fresh seed per item from torch's RNG, so every epoch sees new samples and a
+seeded run (``seed_everything``, worker seeding) is reproducible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from deblurlab.data.io import is_image_file, read_image
+from deblurlab.data.photos import load_builtin_photos
+from deblurlab.errors import DataError
+
+
+@dataclass(frozen=True)
+class BlurModel:
+    """How the blur is made: frames per exposure, motion length, rotation and camera response."""
+
+    num_frames: tuple[int, int] = (7, 13)
+    motion_px: tuple[float, float] = (4.0, 16.0)
+    max_rotation_deg: float = 1.0
+    gamma: float = 1.0
+    quantize: bool = True
+
+
+def random_camera_path(
+    rng: np.random.Generator, num_frames: int, motion_px: float, max_rotation_deg: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sample a smooth camera path over normalised time t in [-1, 1].
+
+    Returns ``(shifts, angles)``: ``num_frames x 2`` pixel offsets and ``num_frames`` angles in
+    degrees. The path is a random quadratic plus a gentle oscillation (hand shake), scaled so its
+    largest excursion from the start is ``motion_px``; it passes through the identity pose at t = 0.
+    """
+    t = np.linspace(-1.0, 1.0, num_frames)
+    velocity = rng.normal(size=2)
+    acceleration = rng.normal(size=2) * 0.6
+    shake_amp = rng.normal(size=2) * 0.25
+    shake_freq = rng.uniform(1.0, 3.0)
+    shake_phase = rng.uniform(0, 2 * np.pi, size=2)
+    path = (
+        velocity[None] * t[:, None]
+        + acceleration[None] * t[:, None] ** 2
+        + shake_amp[None]
+        * (np.sin(np.pi * shake_freq * t[:, None] + shake_phase) - np.sin(shake_phase))
+    )
+    extent = np.max(np.linalg.norm(path - path[0], axis=1))
+    shifts = path * (motion_px / max(extent, 1e-6))
+    angles = rng.uniform(-max_rotation_deg, max_rotation_deg) * t
+    return shifts, angles
+
+
+def render_view(
+    image: np.ndarray, center: tuple[float, float], size: tuple[int, int], shift, angle_deg: float
+) -> np.ndarray:
+    """Render an ``size = (h, w)`` view of ``image`` centred at ``center = (x, y)`` for one camera pose.
+
+    The pose moves the sampling window by ``shift = (dx, dy)`` pixels and rotates it by
+    ``angle_deg`` about its centre. The identity pose with an integer centre copies pixels exactly.
+    """
+    h, w = size
+    a = np.deg2rad(angle_deg)
+    cos, sin = np.cos(a), np.sin(a)
+    out_c = np.array([(w - 1) / 2.0, (h - 1) / 2.0])
+    src_c = np.asarray(center, dtype=np.float64) + np.asarray(shift, dtype=np.float64)
+    rot = np.array([[cos, -sin], [sin, cos]])
+    # dst -> src map: src = R (dst - out_c) + src_c
+    matrix = np.hstack([rot, (src_c - rot @ out_c)[:, None]])
+    return cv2.warpAffine(
+        image,
+        matrix,
+        (w, h),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REFLECT_101,
+    )
+
+
+def synthesize_pair(
+    image: np.ndarray,
+    region: tuple[int, int, int, int],
+    size: tuple[int, int],
+    rng: np.random.Generator,
+    blur: BlurModel,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Make one ``(blurry, sharp)`` pair of ``size`` from ``image`` (float32 RGB in [0, 1]).
+
+    The view centre is drawn inside ``region = (top, left, bottom, right)`` so that validation
+    crops never come from the training part of a photograph.
+    """
+    h, w = size
+    top, left, bottom, right = region
+    # integer centre (pixel-exact sharp frame); keep the window inside the region when it fits
+    cy = _draw_center(rng, top, bottom, h)
+    cx = _draw_center(rng, left, right, w)
+    center = (cx, cy)
+    n = int(rng.integers(blur.num_frames[0], blur.num_frames[1] + 1))
+    length = float(rng.uniform(*blur.motion_px))
+    shifts, angles = random_camera_path(rng, n, length, blur.max_rotation_deg)
+    sharp = render_view(image, center, size, (0.0, 0.0), 0.0)
+    frames = np.stack([render_view(image, center, size, s, a) for s, a in zip(shifts, angles)])
+    if blur.gamma != 1.0:
+        blurry = np.mean(frames**blur.gamma, axis=0) ** (1.0 / blur.gamma)
+    else:
+        blurry = frames.mean(axis=0)
+    blurry = blurry.astype(np.float32)
+    if blur.quantize:  # GoPro frames are 8-bit PNGs
+        blurry = np.round(blurry * 255.0) / 255.0
+        sharp = np.round(sharp * 255.0) / 255.0
+    return blurry.astype(np.float32), sharp.astype(np.float32)
+
+
+def _draw_center(rng: np.random.Generator, lo: int, hi: int, size: int) -> float:
+    """An integer-aligned window centre in [lo, hi) such that the window stays inside when possible."""
+    half = (size - 1) / 2.0
+    first, last = lo + half, hi - 1 - half
+    if last < first:  # window larger than the region: centre it
+        return (lo + hi - 1) / 2.0
+    start = int(rng.integers(0, int(last - first) + 1))
+    return first + start
+
+
+class SyntheticPairs(Dataset):
+    """Pairs rendered on the fly from photographs; ``seed=None`` draws a fresh seed per item."""
+
+    def __init__(
+        self,
+        photos: Sequence[tuple[str, np.ndarray, tuple[int, int, int, int]]],
+        size: tuple[int, int],
+        length: int,
+        blur: BlurModel,
+        seed: int | None,
+    ) -> None:
+        self.photos = photos
+        self.size = size
+        self.length = length
+        self.blur = blur
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray, str]:
+        if not 0 <= index < self.length:
+            raise IndexError(index)
+        seed = self.seed if self.seed is not None else int(torch.randint(0, 2**31 - 1, ()).item())
+        rng = np.random.default_rng([seed, index])
+        name, image, region = self.photos[index % len(self.photos)]
+        blurry, sharp = synthesize_pair(image, region, self.size, rng, self.blur)
+        return blurry, sharp, f"{name}_{index:04d}"
+
+
+class SyntheticBlurSource:
+    """The built-in dataset: GoPro-like blur over real photographs (or over ``image_dir``).
+
+    Each photograph is split along its longer side: the first ``1 - holdout`` is used for training,
+    the rest for the fixed validation and test sets, so the validation score is measured on scene
+    content the network never trained on.
+
+    Args:
+        image_dir: folder of sharp images to use instead of the built-in photographs.
+        train_size: (h, w) of rendered training pairs (the DataModule crops from them).
+        eval_size: (h, w) of the fixed validation/test pairs.
+        train_samples, val_samples, test_samples: items per epoch / in the fixed sets.
+        holdout: fraction of each photograph reserved for validation and test.
+        seed: seed of the fixed validation (``seed``) and test (``seed + 1``) sets.
+        num_frames, motion_px: inclusive ranges for frames per exposure and path length in pixels.
+        max_rotation_deg: largest in-plane rotation over the exposure.
+        gamma: 1.0 averages sRGB values like GoPro's ``blur``; 2.2 averages in linear light
+            like ``blur_gamma``.
+        quantize: round both images to 8 bits, as stored PNG frames are.
+    """
+
+    def __init__(
+        self,
+        image_dir: str | None = None,
+        train_size: Sequence[int] = (160, 160),
+        eval_size: Sequence[int] = (128, 128),
+        train_samples: int = 256,
+        val_samples: int = 10,
+        test_samples: int = 10,
+        holdout: float = 0.3,
+        seed: int = 0,
+        num_frames: Sequence[int] = (7, 13),
+        motion_px: Sequence[float] = (4.0, 16.0),
+        max_rotation_deg: float = 1.0,
+        gamma: float = 1.0,
+        quantize: bool = True,
+    ) -> None:
+        if not 0.0 < holdout < 1.0:
+            raise ValueError(f"data.source.holdout must be in (0, 1), got {holdout}")
+        self.image_dir = image_dir
+        self.train_size = _pair(train_size, "data.source.train_size")
+        self.eval_size = _pair(eval_size, "data.source.eval_size")
+        self.train_samples = train_samples
+        self.val_samples = val_samples
+        self.test_samples = test_samples
+        self.holdout = holdout
+        self.seed = seed
+        self.blur = BlurModel(
+            num_frames=_pair(num_frames, "data.source.num_frames"),
+            motion_px=(float(motion_px[0]), float(motion_px[1])),
+            max_rotation_deg=float(max_rotation_deg),
+            gamma=float(gamma),
+            quantize=bool(quantize),
+        )
+        self._photos: list[tuple[str, np.ndarray]] | None = None
+
+    def describe(self) -> str:
+        """One line for the log: where the scenes come from and how many samples each split has."""
+        where = self.image_dir or "built-in scikit-image photographs"
+        return (
+            f"synthetic blur over {where}: {self.train_samples} train samples/epoch, "
+            f"{self.val_samples} val, {self.test_samples} test"
+        )
+
+    def photos(self) -> list[tuple[str, np.ndarray]]:
+        """The sharp scenes as float32 RGB arrays (loaded once)."""
+        if self._photos is None:
+            if self.image_dir is None:
+                self._photos = [(n, p.astype(np.float32) / 255.0) for n, p in load_builtin_photos()]
+            else:
+                folder = Path(self.image_dir)
+                if not folder.is_dir():
+                    raise DataError(f"{folder}: data.source.image_dir is not a folder")
+                files = sorted(p for p in folder.iterdir() if is_image_file(p))
+                if not files:
+                    raise DataError(f"{folder}: data.source.image_dir contains no images")
+                self._photos = [(p.stem, read_image(p)) for p in files]
+        return self._photos
+
+    def _split(self, train: bool) -> list[tuple[str, np.ndarray, tuple[int, int, int, int]]]:
+        out = []
+        for name, image in self.photos():
+            h, w = image.shape[:2]
+            if w >= h:
+                cut = int(round(w * (1.0 - self.holdout)))
+                region = (0, 0, h, cut) if train else (0, cut, h, w)
+            else:
+                cut = int(round(h * (1.0 - self.holdout)))
+                region = (0, 0, cut, w) if train else (cut, 0, h, w)
+            out.append((name, image, region))
+        return out
+
+    def train_dataset(self) -> Dataset:
+        """Fresh random pairs every epoch."""
+        return SyntheticPairs(
+            self._split(True), self.train_size, self.train_samples, self.blur, seed=None
+        )
+
+    def val_dataset(self) -> Dataset:
+        """A fixed set of pairs from the held-out part of each photograph."""
+        return SyntheticPairs(
+            self._split(False), self.eval_size, self.val_samples, self.blur, seed=self.seed
+        )
+
+    def test_dataset(self) -> Dataset:
+        """Another fixed set from the held-out parts (a different seed from validation)."""
+        return SyntheticPairs(
+            self._split(False), self.eval_size, self.test_samples, self.blur, seed=self.seed + 1
+        )
+
+
+def _pair(value: Sequence[int] | int, key: str) -> tuple[int, int]:
+    if isinstance(value, int):
+        return (value, value)
+    values = tuple(int(v) for v in value)
+    if len(values) != 2:
+        raise ValueError(f"{key} must be one number or two, got {list(value)}")
+    return values[0], values[1]

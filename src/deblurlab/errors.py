@@ -1,0 +1,13 @@
+"""Errors that deblurlab reports to users as one line (no traceback) before exiting non-zero."""
+
+
+class DeblurlabError(Exception):
+    """Base class: a problem with the user's input that the user can fix."""
+
+
+class ConfigError(DeblurlabError):
+    """A configuration value is missing or invalid; the message names the config key."""
+
+
+class DataError(DeblurlabError):
+    """A dataset file or folder is missing, unreadable or inconsistent; the message names the path."""

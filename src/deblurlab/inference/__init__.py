@@ -1,0 +1,3 @@
+"""Inference helpers that wrap any deblurlab network."""
+
+from .ensemble import SelfEnsemble  # noqa: F401

@@ -1,0 +1,61 @@
+"""Run a task so that users see one-line errors and the W&B run is always closed."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from hydra.errors import InstantiationException
+from omegaconf.errors import OmegaConfBaseException
+
+from deblurlab.errors import DeblurlabError
+
+log = logging.getLogger("deblurlab")
+
+EXIT_USER_ERROR = 2
+
+
+def user_error(exc: BaseException) -> str | None:
+    """The one-line message of a user-fixable error (also when Hydra wrapped it), else None."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, DeblurlabError):
+            return str(seen)
+        if isinstance(seen, OmegaConfBaseException) and not isinstance(
+            seen, InstantiationException
+        ):
+            return str(seen).splitlines()[0]
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def close_wandb(failed: bool) -> None:
+    """Finish the active W&B run, if any, marking it failed when the job failed."""
+    if "wandb" not in sys.modules:
+        return
+    import wandb
+
+    if wandb.run is not None:
+        wandb.finish(exit_code=1 if failed else 0)
+
+
+def run_task(task: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call ``task``; on a user error print one line and exit non-zero; always close W&B.
+
+    Files already written (checkpoints, logs, outputs) are left untouched.
+    """
+    failed = True
+    try:
+        result = task(*args, **kwargs)
+        failed = False
+        return result
+    except Exception as exc:
+        message = user_error(exc)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USER_ERROR) from None
+    finally:
+        close_wandb(failed)
