@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 import torch
 
 from deblurlab.losses.sgenet import SGENetLoss
-from deblurlab.models import sgenet as sgenet_module
 from deblurlab.models.sgenet import CEM, CSAM, RDM, SAM, SGENet
 from deblurlab.models.sgenet import sgenet as sgenet_factory
+
+# The package re-exports the factory ``sgenet``, which shadows the submodule's attribute name.
+sgenet_module = importlib.import_module("deblurlab.models.sgenet")
 
 SMALL = (8, 12, 16)
 
@@ -151,3 +155,15 @@ def test_rejects_bad_arguments() -> None:
 
 def test_size_multiple() -> None:
     assert SGENet.size_multiple == 4
+
+
+def test_tied_rdm_equals_untied_rdm_with_copied_weights() -> None:
+    torch.manual_seed(0)
+    act = torch.nn.PReLU()
+    tied = RDM(8, (1, 2, 3), 8, act, share=True)
+    untied = RDM(8, (1, 2, 3), 8, act)
+    state = tied.state_dict()
+    state.update({k.replace("units.0", "units.1"): v for k, v in state.items() if "units.0" in k})
+    untied.load_state_dict(state)
+    x = torch.rand(1, 8, 12, 12)
+    torch.testing.assert_close(tied(x), untied(x))

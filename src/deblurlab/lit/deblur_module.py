@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +13,25 @@ from torchmetrics import MaxMetric, MeanMetric
 
 from deblurlab.metrics import batch_scores, check_protocol
 
+class Timed:
+    """The result of a call and the wall time it took (device synchronised)."""
+
+    def __init__(self, result: Any, elapsed: float) -> None:
+        self.result = result
+        self.elapsed = elapsed
+
+
+def timed(fn: Callable[[], Any], device: torch.device) -> Timed:
+    """Run ``fn`` and measure it; on a GPU, synchronise before and after so the time is real."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    result = fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return Timed(result, time.perf_counter() - start)
+
+
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., Any]
 
@@ -21,8 +41,9 @@ class DeblurLitModule(pl.LightningModule):
 
     Args:
         net: maps B x 3 x H x W in [0, 1] to a list of images, coarse to fine, last = full size.
-        loss: ``loss(outputs, target) -> (total, parts)``; every part is logged as ``train/<part>``.
-        optimizer: partial optimizer, called with the parameters.
+        loss: ``loss(outputs, target) -> (total, parts)``; every part is logged as ``train/<part>``
+            (only needed for training).
+        optimizer: partial optimizer, called with the parameters (only needed for training).
         scheduler: optional partial LR scheduler, called with the optimizer.
         scheduler_interval: ``epoch`` or ``step``: when the scheduler steps.
         protocol: metric protocol of validation/test (``gopro``: 8-bit rounded RGB PSNR, ...).
@@ -37,8 +58,8 @@ class DeblurLitModule(pl.LightningModule):
     def __init__(
         self,
         net: nn.Module,
-        loss: nn.Module,
-        optimizer: OptimizerFactory,
+        loss: nn.Module | None = None,
+        optimizer: OptimizerFactory | None = None,
         scheduler: SchedulerFactory | None = None,
         scheduler_interval: str = "epoch",
         protocol: str = "gopro",
@@ -68,6 +89,8 @@ class DeblurLitModule(pl.LightningModule):
 
     # --- training -------------------------------------------------------------------------------
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        if self.loss is None:
+            raise RuntimeError("DeblurLitModule was built without a loss; it can only evaluate")
         outputs = self.net(batch["blur"])
         total, parts = self.loss(outputs, batch["sharp"])
         bs = batch["blur"].shape[0]
@@ -77,6 +100,8 @@ class DeblurLitModule(pl.LightningModule):
         return total
 
     def configure_optimizers(self) -> Any:
+        if self.optimizer_factory is None:
+            return None
         optimizer = self.optimizer_factory(params=self.net.parameters())
         if self.scheduler_factory is None:
             return optimizer
@@ -125,7 +150,8 @@ class DeblurLitModule(pl.LightningModule):
 
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, torch.Tensor]:
         net = self.eval_net if self.eval_net is not None else self.net
-        pred = net(batch["blur"])[-1]
+        seconds = timed(lambda: net(batch["blur"])[-1], batch["blur"].device)
+        pred = seconds.result
         scores = batch_scores(pred, batch["sharp"], self.protocol)
         inputs = batch_scores(batch["blur"], batch["sharp"], self.protocol)
         self.test_psnr.update(scores["psnr"])
@@ -140,6 +166,7 @@ class DeblurLitModule(pl.LightningModule):
                     "ssim": float(scores["ssim"][i]),
                     "input_psnr": float(inputs["psnr"][i]),
                     "input_ssim": float(inputs["ssim"][i]),
+                    "seconds": seconds.elapsed / len(batch["name"]),
                 }
             )
         return {"pred": pred.detach()}

@@ -1,8 +1,7 @@
-"""Element-wise pixel losses."""
+"""Element-wise pixel losses (Charbonnier lives in ``charbonnier.py``)."""
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -10,8 +9,3 @@ from torch import Tensor
 def l1_loss(pred: Tensor, target: Tensor) -> Tensor:
     """Mean absolute error over all elements (``nn.L1Loss()``)."""
     return F.l1_loss(pred, target)
-
-
-def charbonnier_loss(pred: Tensor, target: Tensor, eps: float = 1e-3) -> Tensor:
-    """Mean of ``sqrt((pred - target)^2 + eps^2)``."""
-    return torch.sqrt((pred - target) ** 2 + eps * eps).mean()

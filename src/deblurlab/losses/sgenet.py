@@ -67,7 +67,9 @@ class SGENetLoss(nn.Module):
         self.eps = float(eps)
         self.edge = LaplacianEdgeLoss(eps)
 
-    def forward(self, outputs: Sequence[Tensor], target: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    def forward(
+        self, outputs: Sequence[Tensor], target: Tensor
+    ) -> tuple[Tensor, dict[str, Tensor]]:
         targets = sgenet_targets(target, outputs)
         char = sum(charbonnier(o, t, self.eps) for o, t in zip(outputs, targets, strict=True))
         parts = {"charbonnier": char}

@@ -15,8 +15,8 @@ import torch.nn.functional as F
 
 
 def quantize_8bit(x: torch.Tensor) -> torch.Tensor:
-    """Clamp to [0, 1] and round to the nearest of 256 levels (what saving an 8-bit PNG does)."""
-    return torch.round(x.clamp(0.0, 1.0) * 255.0) / 255.0
+    """Clamp to [0, 1] and round half up to 256 levels (as saving an 8-bit PNG does; not truncation)."""
+    return torch.floor(x.clamp(0.0, 1.0) * 255.0 + 0.5) / 255.0
 
 
 def psnr(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:

@@ -78,19 +78,21 @@ class CAB(nn.Module):
 
 
 class DilatedUnit(nn.Module):
-    """Two bias-free 3x3 convs with an activation between, run at a dilation given per call.
+    """Two bias-free 3x3 convs at rate ``dilation`` with an activation between.
 
-    The dilation is a call argument so that one unit can be shared (weight-tied) across the
-    recursion steps of an :class:`RDM` at different rates.
+    ``forward`` may override the rate, so that one unit can be shared (weight-tied) across the
+    recursion steps of an :class:`RDM` that run at different rates.
     """
 
-    def __init__(self, channels: int, act: nn.Module) -> None:
+    def __init__(self, channels: int, act: nn.Module, dilation: int) -> None:
         super().__init__()
-        self.conv1 = conv(channels, channels, 3)
-        self.conv2 = conv(channels, channels, 3)
+        self.conv1 = conv(channels, channels, 3, dilation=dilation)
+        self.conv2 = conv(channels, channels, 3, dilation=dilation)
         self.act = act
 
-    def forward(self, x: Tensor, dilation: int) -> Tensor:
+    def forward(self, x: Tensor, dilation: int | None = None) -> Tensor:
+        if dilation is None or dilation == self.conv1.dilation[0]:
+            return self.conv2(self.act(self.conv1(x)))
         x = F.conv2d(x, self.conv1.weight, None, 1, dilation, dilation)
         return F.conv2d(self.act(x), self.conv2.weight, None, 1, dilation, dilation)
 
@@ -127,7 +129,8 @@ class RDM(nn.Module):
         self.entry = conv(channels, channels, 3, dilation=self.dilations[0])
         self.act = act
         n_units = len(self.dilations) - 1
-        self.units = nn.ModuleList(DilatedUnit(channels, act) for _ in range(1 if share else n_units))
+        rates = self.dilations[1:2] if share else self.dilations[1:]
+        self.units = nn.ModuleList(DilatedUnit(channels, act, d) for d in rates)
         self.aggregate = conv((n_units + 1) * channels, channels, 1)
         self.ca = CALayer(channels, reduction)
 
@@ -140,6 +143,9 @@ class RDM(nn.Module):
             h = h0 + unit(h, rate)
             feats.append(h)
         return x + self.ca(self.aggregate(torch.cat(feats, dim=1)))
+
+    def extra_repr(self) -> str:
+        return f"dilations={self.dilations}, share={self.share}"
 
 
 class Down(nn.Module):
@@ -412,7 +418,9 @@ class SGENet(nn.Module):
     def forward(self, x: Tensor) -> list[Tensor]:
         x, (height, width) = pad_to_multiple(x, self.size_multiple)
         x_half = downsample_half(x)
-        images = [x, x_half, downsample_half(x_half)]
+        images = [x, x_half]
+        if self.supervise == "scales3":
+            images.append(downsample_half(x_half))
 
         enc1 = self.encoder1(self.shallow1(x))
         dec1, preds1 = self.decoder1(enc1, images)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import torch
+from deblurlab.errors import DataError
 from torch import Tensor, nn
 
 # Wrappers whose prefixes are stripped: DataParallel/DDP, torch.compile.
@@ -14,7 +15,7 @@ _WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 _LIGHTNING_PREFIX = "net."
 
 
-class WeightsMismatchError(RuntimeError):
+class WeightsMismatchError(DataError):
     """A weight file does not fit the network (missing/unexpected keys or other shapes)."""
 
 

@@ -1,0 +1,106 @@
+"""End to end on tiny data: train writes checkpoints and metrics; eval reproduces the validation score."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import compose_config
+from deblurlab.eval import evaluate
+from deblurlab.train import train
+from deblurlab.utils.task import run_task
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory) -> tuple[Path, dict]:
+    """One smoke training run shared by the tests of this module."""
+    out = tmp_path_factory.mktemp("smoke")
+    from conftest import TINY
+
+    # every validation image is scored during training, so eval can be compared with it
+    cfg = compose_config("train", TINY + ["debug=smoke", "trainer.limit_val_batches=1.0"], out)
+    metrics = run_task(train, cfg)
+    return out, metrics
+
+
+def test_fast_dev_run_trains_validates_and_tests(train_config):
+    metrics = train(train_config("debug=fdr"))
+    assert math.isfinite(metrics["train/loss"])
+    assert "test/psnr" in metrics and "test/input_psnr" in metrics
+
+
+def test_smoke_run_leaves_checkpoints_metrics_logs_and_an_image_grid(smoke_run):
+    out, metrics = smoke_run
+    assert (out / "checkpoints" / "best.ckpt").is_file()
+    assert (out / "checkpoints" / "last.ckpt").is_file()
+    assert (out / "images" / "val_latest.png").is_file()
+    assert (out / "csv" / "metrics.csv").is_file()
+    written = json.loads((out / "metrics.json").read_text())
+    for key in ("val/psnr", "val/ssim", "val/psnr_best", "input/psnr", "input/ssim", "test/psnr"):
+        assert math.isfinite(written[key]), key
+    assert written["protocol"] == "gopro" and written["model"] == "mimo_unet"
+    assert written["val/psnr"] == pytest.approx(written["val/psnr_best"])
+
+
+def test_checkpoints_embed_the_resolved_config(smoke_run):
+    out, _ = smoke_run
+    for name in ("best.ckpt", "last.ckpt"):
+        ckpt = torch.load(out / "checkpoints" / name, map_location="cpu", weights_only=True)
+        config = ckpt["deblurlab_config"]
+        assert config["model"]["net"]["_target_"] == "deblurlab.models.mimo_unet"
+        assert config["model"]["net"]["base_channels"] == 8
+        assert config["paths"]["output_dir"] == str(out)
+
+
+def test_eval_of_the_best_checkpoint_reproduces_its_validation_metric(smoke_run, tmp_path):
+    out, metrics = smoke_run
+    cfg = compose_config("eval", [f"ckpt_path={out}/checkpoints/best.ckpt", "split=val"], tmp_path)
+    summary = evaluate(cfg)
+    assert summary["psnr"] == pytest.approx(metrics["val/psnr_best"], abs=1e-4)
+    assert summary["ssim"] == pytest.approx(metrics["val/ssim"], abs=1e-5)
+    assert summary["input_psnr"] == pytest.approx(metrics["input/psnr"], abs=1e-4)
+    rows = (tmp_path / "per_image.csv").read_text().splitlines()
+    assert rows[0].startswith("name,psnr,ssim") and len(rows) == 1 + summary["num_images"]
+    assert json.loads((tmp_path / "summary.json").read_text())["protocol"] == "gopro"
+
+
+def test_wandb_runs_offline_and_is_closed_after_the_job(train_config):
+    import wandb
+
+    cfg = train_config("debug=smoke", "logger=wandb", "test=false")
+    run_task(train, cfg)
+    assert wandb.run is None
+    runs = list((Path(cfg.paths.output_dir) / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1 and any(runs[0].glob("*.wandb"))
+
+
+def test_wandb_is_closed_and_error_is_one_line_when_a_job_fails(train_config, capsys):
+    import wandb
+
+    cfg = train_config("debug=fdr", "logger=wandb", "data.source.image_dir=/no/such/folder")
+    with pytest.raises(SystemExit) as exit_info:
+        run_task(train, cfg)
+    assert exit_info.value.code == 2
+    assert wandb.run is None
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == "error: /no/such/folder: data.source.image_dir is not a folder"
+
+
+def test_command_line_reports_a_bad_config_key_in_one_line_and_exits_non_zero(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "deblurlab.train", "data.crop_size=-3", "logger=none"],
+        capture_output=True,
+        text=True,
+        env={"DEBLURLAB_ROOT": str(tmp_path), "WANDB_MODE": "disabled", "PATH": "/usr/bin:/bin"},
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: data.crop_size must be a positive integer, got -3"
+    )

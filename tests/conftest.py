@@ -1,0 +1,59 @@
+"""Shared test fixtures: compose the real configs from conf/ and shrink them for a 2-core CPU."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+
+from deblurlab.utils.config import config_dir, register_resolvers
+
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+os.environ.setdefault("WANDB_DISABLE_GIT", "true")
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+register_resolvers()
+
+CONF_DIR: Path = config_dir()
+
+# A network and data small enough for seconds-long end-to-end runs on a CPU.
+TINY = [
+    "logger=csv",
+    "+model.net.num_res=1",
+    "+model.net.base_channels=8",
+    "data.source.train_samples=8",
+    "data.source.val_samples=2",
+    "data.source.test_samples=2",
+    "data.source.train_size=[48,48]",
+    "data.source.eval_size=[40,52]",
+    "data.crop_size=32",
+    "data.batch_size=2",
+]
+
+
+def compose_config(name: str, overrides: list[str], output_dir: Path | None = None) -> DictConfig:
+    """Compose ``conf/<name>.yaml`` with ``overrides`` as the command line would."""
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose(name, overrides=overrides, return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)
+    with open_dict(cfg):
+        if output_dir is not None:
+            cfg.paths.output_dir = str(output_dir)
+        del cfg.hydra
+    return cfg
+
+
+@pytest.fixture
+def train_config(tmp_path: Path) -> Callable[..., DictConfig]:
+    """``train_config(*overrides)`` -> a tiny, CPU-sized training config writing under tmp_path."""
+
+    def make(*overrides: str, tiny: bool = True) -> DictConfig:
+        return compose_config("train", (TINY if tiny else []) + list(overrides), tmp_path / "run")
+
+    return make
