@@ -1,8 +1,11 @@
 """The one LightningDataModule: paired crops for training, full frames for validation and test.
 
 It knows nothing of file layouts or models: a *source* (the synthetic generator, or a paired
-folder layout) hands it three datasets of ``(blurry, sharp, name)`` with H x W x 3 float32 images
-in [0, 1]; the DataModule adds the paired transforms, tensors and loaders.
+folder layout) hands it three datasets of ``(blurry, sharp, name)`` with H x W x 3 images, float32
+in [0, 1] or uint8/uint16 as stored (cropped first, converted after: a crop of a memory-mapped
+cached image reads only its own pixels); the DataModule adds the paired transforms, tensors and
+loaders. A source may offer ``preflight(splits, min_size)``, which ``setup()`` calls before any
+dataset is built, so broken data stops a run before training starts.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Any, Protocol
 
 import albumentations as A
 import pytorch_lightning as pl
+import torch
 from torch.utils.data import DataLoader, Dataset
 
 from deblurlab.data.transforms import (
@@ -34,6 +38,15 @@ class PairSource(Protocol):
     def describe(self) -> str: ...
 
 
+STAGE_SPLITS: dict[str | None, tuple[str, ...]] = {
+    None: ("train", "val", "test"),
+    "fit": ("train", "val"),
+    "validate": ("val",),
+    "test": ("test",),
+    "predict": (),
+}
+
+
 class PairedTensors(Dataset):
     """Wrap a raw pair dataset: apply a paired transform and return the batch dict of tensors."""
 
@@ -41,6 +54,19 @@ class PairedTensors(Dataset):
         self.pairs = pairs
         self.transform = transform
         self.crop_size = crop_size
+        self._seed: int | None = None
+
+    def _reseed(self) -> None:
+        """Seed the transform from torch's RNG once per process.
+
+        Albumentations keeps its own generator, made when the transform is built: loader workers
+        forked from one process would all replay the same crops, and a seeded run would not be
+        reproducible. ``torch.initial_seed()`` differs per worker (and follows the run's seed).
+        """
+        seed = torch.initial_seed() % 2**32
+        if seed != self._seed and self.transform is not None:
+            self.transform.set_random_seed(seed)
+            self._seed = seed
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -57,6 +83,7 @@ class PairedTensors(Dataset):
                 f"{name}: image {blurry.shape[1]}x{blurry.shape[0]} is smaller than "
                 f"data.crop_size={self.crop_size}"
             )
+        self._reseed()
         blurry, sharp = apply_pair(self.transform, blurry, sharp)
         return {"blur": to_tensor(blurry), "sharp": to_tensor(sharp), "name": name}
 
@@ -73,6 +100,8 @@ class DeblurDataModule(pl.LightningDataModule):
         hflip, vflip, rot90: probabilities of the paired training augmentations.
         eval_crop: optional centre crop for validation and test (quick validation); None = full frames.
         pin_memory: pin host memory (useful on GPU).
+        root: the dataset location (``data.root``); the DataModule only records it, the configs
+            hand it to the source by interpolation (``source.root: ${data.root}``).
     """
 
     def __init__(
@@ -87,6 +116,7 @@ class DeblurDataModule(pl.LightningDataModule):
         rot90: float = 0.0,
         eval_crop: int | None = None,
         pin_memory: bool = False,
+        root: str | None = None,
     ) -> None:
         super().__init__()
         if crop_size <= 0:
@@ -101,24 +131,46 @@ class DeblurDataModule(pl.LightningDataModule):
         self.augment = {"hflip": hflip, "vflip": vflip, "rot90": rot90}
         self.eval_crop = eval_crop
         self.pin_memory = pin_memory
+        self.root = root
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
         self.test_set: Dataset | None = None
 
     def setup(self, stage: str | None = None) -> None:
-        """Build the datasets needed for ``stage`` (fit, validate, test)."""
-        if stage in (None, "fit") and self.train_set is None:
-            log.info("data: %s", self.source.describe())
-            self.train_set = PairedTensors(
+        """Check the data of ``stage`` (fit, validate, test), then build its datasets."""
+        needed = {
+            "train": self.train_set is None,
+            "val": self.val_set is None,
+            "test": self.test_set is None,
+        }
+        splits = [s for s in STAGE_SPLITS.get(stage, STAGE_SPLITS[None]) if needed[s]]
+        if not splits:
+            return
+        log.info("data: %s", self.source.describe())
+        preflight = getattr(self.source, "preflight", None)
+        if preflight is not None:
+            preflight(splits, min_size=self.crop_size)
+        eval_transform = paired_eval_transform(self.eval_crop)
+        if "train" in splits:
+            self.train_set = self._wrap(
+                "train",
                 self.source.train_dataset(),
                 paired_train_transform(self.crop_size, **self.augment),
                 self.crop_size,
             )
-        eval_transform = paired_eval_transform(self.eval_crop)
-        if stage in (None, "fit", "validate") and self.val_set is None:
-            self.val_set = PairedTensors(self.source.val_dataset(), eval_transform, None)
-        if stage in (None, "test") and self.test_set is None:
-            self.test_set = PairedTensors(self.source.test_dataset(), eval_transform, None)
+        if "val" in splits:
+            self.val_set = self._wrap("val", self.source.val_dataset(), eval_transform, None)
+        if "test" in splits:
+            self.test_set = self._wrap("test", self.source.test_dataset(), eval_transform, None)
+
+    @staticmethod
+    def _wrap(
+        split: str, pairs: Dataset, transform: A.Compose | None, crop_size: int | None
+    ) -> PairedTensors:
+        describe = getattr(pairs, "describe", None)
+        if describe is not None:  # e.g. "2103 pairs, from the decoded cache"
+            log.info("data: %s: %s", split, describe())
+        return PairedTensors(pairs, transform, crop_size)
 
     def _loader(self, dataset: Dataset | None, batch_size: int, shuffle: bool) -> DataLoader:
         assert dataset is not None, "call setup() first"

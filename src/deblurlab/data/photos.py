@@ -13,7 +13,9 @@ def load_builtin_photo(name: str) -> np.ndarray:
     import skimage.data
 
     if name not in BUILTIN_PHOTOS:
-        raise ValueError(f"unknown built-in photo {name!r}; choose from {', '.join(BUILTIN_PHOTOS)}")
+        raise ValueError(
+            f"unknown built-in photo {name!r}; choose from {', '.join(BUILTIN_PHOTOS)}"
+        )
     image = getattr(skimage.data, name)()
     if isinstance(image, tuple):  # stereo_motorcycle returns (left, right, disparity)
         image = image[0]

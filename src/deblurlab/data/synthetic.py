@@ -6,6 +6,11 @@ path (translation plus a small in-plane rotation) is sampled, the photograph is 
 pose along it, and the frames are averaged, optionally in linear light. The middle of the path is
 the identity pose, so the sharp target is an exact crop of the photograph.
 
+A second mode, ``kernel``, makes camera-shake blur the classic way: a random shaky trajectory is
+rasterised into a point-spread function (PSF) that sums to 1 and whose centroid is its centre
+pixel, and the photograph is convolved with it in linear light (gamma 2.2 by default). Both modes
+can add Gaussian sensor noise to the blurry image.
+
 Every sample is a pure function of ``(seed, index)``: the validation and test sets are fixed,
 while training draws a fresh seed per item from torch's RNG, so every epoch sees new samples and a
 seeded run (``seed_everything``, worker seeding) is reproducible.
@@ -24,18 +29,30 @@ from torch.utils.data import Dataset
 
 from deblurlab.data.io import is_image_file, read_image
 from deblurlab.data.photos import load_builtin_photos
-from deblurlab.errors import DataError
+from deblurlab.errors import ConfigError, DataError
+
+BLUR_MODES: tuple[str, ...] = ("frames", "kernel")
+DEFAULT_GAMMA: dict[str, float] = {"frames": 1.0, "kernel": 2.2}
 
 
 @dataclass(frozen=True)
 class BlurModel:
-    """How the blur is made: frames per exposure, motion length, rotation and camera response."""
+    """How the blur is made.
+
+    ``mode="frames"`` averages ``num_frames`` views along a smooth camera path (rotation up to
+    ``max_rotation_deg``); ``mode="kernel"`` convolves with a camera-shake PSF. ``motion_px`` is
+    the path length in both; ``gamma`` the power applied before averaging / convolving (1: sRGB
+    values, 2.2: approximately linear light); ``noise_std`` the standard deviation of Gaussian
+    noise added to the blurry image (in [0, 1] units).
+    """
 
     num_frames: tuple[int, int] = (7, 13)
     motion_px: tuple[float, float] = (4.0, 16.0)
     max_rotation_deg: float = 1.0
     gamma: float = 1.0
     quantize: bool = True
+    mode: str = "frames"
+    noise_std: float = 0.0
 
 
 def random_camera_path(
@@ -63,6 +80,60 @@ def random_camera_path(
     shifts = path * (motion_px / max(extent, 1e-6))
     angles = rng.uniform(-max_rotation_deg, max_rotation_deg) * t
     return shifts, angles
+
+
+def random_shake_trajectory(
+    rng: np.random.Generator, length_px: float, num_points: int | None = None
+) -> np.ndarray:
+    """A hand-shake trajectory: ``num_points x 2`` positions in pixels.
+
+    A random walk with inertia: the velocity keeps its direction, drifts with small Gaussian
+    perturbations, is pulled gently back towards the start (the hand corrects itself), and now and
+    then receives an abrupt jerk. The result is scaled so its largest excursion from the start is
+    ``length_px``.
+    """
+    n = num_points or max(32, int(np.ceil(6 * length_px)))
+    velocity = rng.normal(size=2)
+    velocity /= max(np.linalg.norm(velocity), 1e-6)
+    position = np.zeros(2)
+    points = np.empty((n, 2))
+    for i in range(n):
+        points[i] = position
+        velocity = velocity + rng.normal(scale=0.3, size=2) - 0.05 * position / max(length_px, 1)
+        if rng.random() < 0.03:  # an abrupt jerk of the hand
+            velocity = velocity + rng.normal(scale=1.5, size=2)
+        position = position + velocity / max(np.linalg.norm(velocity), 1e-6)
+    extent = np.max(np.linalg.norm(points - points[0], axis=1))
+    return points * (length_px / max(extent, 1e-6))
+
+
+def rasterize_psf(points: np.ndarray) -> np.ndarray:
+    """Splat trajectory points bilinearly into an odd-sized PSF that sums to 1.
+
+    The points are first centred on their mean; bilinear splatting keeps that first moment, so
+    the PSF's centroid is exactly its centre pixel and the blurry image does not shift against
+    the sharp one on average.
+    """
+    pts = np.asarray(points, dtype=np.float64) - np.mean(points, axis=0)
+    radius = int(np.ceil(np.max(np.abs(pts)))) + 1
+    size = 2 * radius + 1
+    psf = np.zeros((size, size), dtype=np.float64)
+    x, y = pts[:, 0] + radius, pts[:, 1] + radius
+    x0, y0 = np.floor(x).astype(int), np.floor(y).astype(int)
+    fx, fy = x - x0, y - y0
+    for dy, dx, weight in (
+        (0, 0, (1 - fx) * (1 - fy)),
+        (0, 1, fx * (1 - fy)),
+        (1, 0, (1 - fx) * fy),
+        (1, 1, fx * fy),
+    ):
+        np.add.at(psf, (y0 + dy, x0 + dx), weight)
+    return (psf / psf.sum()).astype(np.float32)
+
+
+def convolve(image: np.ndarray, psf: np.ndarray) -> np.ndarray:
+    """True convolution of an H x W x C image with ``psf`` (OpenCV correlates: flip the kernel)."""
+    return cv2.filter2D(image, -1, psf[::-1, ::-1].copy(), borderType=cv2.BORDER_REFLECT_101)
 
 
 def render_view(
@@ -102,6 +173,21 @@ def synthesize_pair(
     The view centre is drawn inside ``region = (top, left, bottom, right)`` so that validation
     crops never come from the training part of a photograph.
     """
+    if blur.mode == "kernel":
+        blurry, sharp = _kernel_pair(image, region, size, rng, blur)
+    else:
+        blurry, sharp = _frames_pair(image, region, size, rng, blur)
+    if blur.noise_std > 0:
+        blurry = blurry + rng.normal(scale=blur.noise_std, size=blurry.shape).astype(np.float32)
+        blurry = np.clip(blurry, 0.0, 1.0)
+    if blur.quantize:  # GoPro frames are 8-bit PNGs
+        blurry = np.round(blurry * 255.0) / 255.0
+        sharp = np.round(sharp * 255.0) / 255.0
+    return blurry.astype(np.float32), sharp.astype(np.float32)
+
+
+def _frames_pair(image, region, size, rng, blur: BlurModel) -> tuple[np.ndarray, np.ndarray]:
+    """GoPro-like: the mean of views along a smooth camera path, the middle view is sharp."""
     h, w = size
     top, left, bottom, right = region
     # integer centre (pixel-exact sharp frame); keep the window inside the region when it fits
@@ -112,16 +198,30 @@ def synthesize_pair(
     length = float(rng.uniform(*blur.motion_px))
     shifts, angles = random_camera_path(rng, n, length, blur.max_rotation_deg)
     sharp = render_view(image, center, size, (0.0, 0.0), 0.0)
-    frames = np.stack([render_view(image, center, size, s, a) for s, a in zip(shifts, angles)])
+    frames = np.stack(
+        [render_view(image, center, size, s, a) for s, a in zip(shifts, angles, strict=True)]
+    )
     if blur.gamma != 1.0:
         blurry = np.mean(frames**blur.gamma, axis=0) ** (1.0 / blur.gamma)
     else:
         blurry = frames.mean(axis=0)
-    blurry = blurry.astype(np.float32)
-    if blur.quantize:  # GoPro frames are 8-bit PNGs
-        blurry = np.round(blurry * 255.0) / 255.0
-        sharp = np.round(sharp * 255.0) / 255.0
-    return blurry.astype(np.float32), sharp.astype(np.float32)
+    return blurry.astype(np.float32), sharp
+
+
+def _kernel_pair(image, region, size, rng, blur: BlurModel) -> tuple[np.ndarray, np.ndarray]:
+    """Camera shake: convolve a view (with a margin of real scene) by a random PSF."""
+    h, w = size
+    top, left, bottom, right = region
+    length = float(rng.uniform(*blur.motion_px))
+    psf = rasterize_psf(random_shake_trajectory(rng, length))
+    r = psf.shape[0] // 2
+    # the margin feeds the blur at the borders; keep it inside the region too when it fits
+    cy = _draw_center(rng, top, bottom, h + 2 * r)
+    cx = _draw_center(rng, left, right, w + 2 * r)
+    view = render_view(image, (cx, cy), (h + 2 * r, w + 2 * r), (0.0, 0.0), 0.0)
+    # large kernels are applied through the DFT by OpenCV: clamp its tiny negative round-off
+    blurry = np.maximum(convolve(view**blur.gamma, psf), 0.0) ** (1.0 / blur.gamma)
+    return blurry[r : r + h, r : r + w].astype(np.float32), view[r : r + h, r : r + w]
 
 
 def _draw_center(rng: np.random.Generator, lo: int, hi: int, size: int) -> float:
@@ -181,8 +281,10 @@ class SyntheticBlurSource:
         num_frames, motion_px: inclusive ranges for frames per exposure and path length in pixels.
         max_rotation_deg: largest in-plane rotation over the exposure.
         gamma: 1.0 averages sRGB values like GoPro's ``blur``; 2.2 averages in linear light
-            like ``blur_gamma``.
+            like ``blur_gamma``; None: 1.0 for ``frames``, 2.2 for ``kernel``.
         quantize: round both images to 8 bits, as stored PNG frames are.
+        mode: ``frames`` (GoPro-like frame averaging) or ``kernel`` (camera-shake PSF).
+        noise_std: Gaussian noise added to the blurry image (0: none).
     """
 
     def __init__(
@@ -198,11 +300,19 @@ class SyntheticBlurSource:
         num_frames: Sequence[int] = (7, 13),
         motion_px: Sequence[float] = (4.0, 16.0),
         max_rotation_deg: float = 1.0,
-        gamma: float = 1.0,
+        gamma: float | None = None,
         quantize: bool = True,
+        mode: str = "frames",
+        noise_std: float = 0.0,
     ) -> None:
         if not 0.0 < holdout < 1.0:
             raise ValueError(f"data.source.holdout must be in (0, 1), got {holdout}")
+        if mode not in BLUR_MODES:
+            raise ConfigError(
+                f"data.source.mode must be one of {', '.join(BLUR_MODES)}, got {mode!r}"
+            )
+        if noise_std < 0:
+            raise ConfigError(f"data.source.noise_std must be >= 0, got {noise_std}")
         self.image_dir = image_dir
         self.train_size = _pair(train_size, "data.source.train_size")
         self.eval_size = _pair(eval_size, "data.source.eval_size")
@@ -215,16 +325,19 @@ class SyntheticBlurSource:
             num_frames=_pair(num_frames, "data.source.num_frames"),
             motion_px=(float(motion_px[0]), float(motion_px[1])),
             max_rotation_deg=float(max_rotation_deg),
-            gamma=float(gamma),
+            gamma=float(DEFAULT_GAMMA[mode] if gamma is None else gamma),
             quantize=bool(quantize),
+            mode=mode,
+            noise_std=float(noise_std),
         )
         self._photos: list[tuple[str, np.ndarray]] | None = None
 
     def describe(self) -> str:
         """One line for the log: where the scenes come from and how many samples each split has."""
         where = self.image_dir or "built-in scikit-image photographs"
+        how = "frame averaging" if self.blur.mode == "frames" else "camera-shake kernels"
         return (
-            f"synthetic blur over {where}: {self.train_samples} train samples/epoch, "
+            f"synthetic blur ({how}) over {where}: {self.train_samples} train samples/epoch, "
             f"{self.val_samples} val, {self.test_samples} test"
         )
 

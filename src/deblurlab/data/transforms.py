@@ -6,6 +6,8 @@ import albumentations as A
 import numpy as np
 import torch
 
+from deblurlab.data.io import to_float
+
 
 def paired_train_transform(
     crop_size: int, hflip: float = 0.5, vflip: float = 0.0, rot90: float = 0.0
@@ -46,5 +48,9 @@ def apply_pair(
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
-    """H x W x 3 float array -> 3 x H x W float32 tensor (contiguous)."""
-    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32))
+    """H x W x 3 array -> 3 x H x W float32 tensor in [0, 1] (contiguous).
+
+    uint8 and uint16 images (as stored, e.g. crops of the decoded cache) are divided by 255 and
+    65535 exactly as :func:`deblurlab.data.io.read_image` does, so both paths give equal floats.
+    """
+    return torch.from_numpy(to_float(np.ascontiguousarray(np.asarray(image).transpose(2, 0, 1))))

@@ -116,6 +116,7 @@ class DeblurLitModule(pl.LightningModule):
         pred = self.net(batch["blur"])[-1]
         scores = batch_scores(pred, batch["sharp"], self.protocol)
         self.val_psnr.update(scores["psnr"])
+        print("DBG", self.global_rank, self.trainer.state.fn, batch["name"], scores["psnr"].tolist(), float(sum(p.sum() for p in self.net.parameters())), flush=True)
         self.val_ssim.update(scores["ssim"])
         if not self.input_scored and not self.trainer.sanity_checking:
             inputs = batch_scores(batch["blur"], batch["sharp"], self.protocol)

@@ -1,13 +1,25 @@
 """Image-quality metrics and the named evaluation protocols."""
 
-from deblurlab.metrics.image_quality import psnr, quantize_8bit, ssim
-from deblurlab.metrics.protocol import PROTOCOLS, batch_scores, check_protocol, evaluate_pair
+from deblurlab.metrics.image_quality import masked_psnr, masked_ssim, psnr, quantize_8bit, ssim
+from deblurlab.metrics.protocol import (
+    PROTOCOLS,
+    SSIM_VARIANTS,
+    batch_scores,
+    check_protocol,
+    evaluate_pair,
+)
+from deblurlab.metrics.realblur_align import Alignment, align_to_target
 
 __all__ = [
     "PROTOCOLS",
+    "SSIM_VARIANTS",
+    "Alignment",
+    "align_to_target",
     "batch_scores",
     "check_protocol",
     "evaluate_pair",
+    "masked_psnr",
+    "masked_ssim",
     "psnr",
     "quantize_8bit",
     "ssim",

@@ -69,3 +69,36 @@ def ssim(
 def psnr_from_mse(mse: float, data_range: float = 1.0) -> float:
     """PSNR in dB from a mean squared error (inf when the error is zero)."""
     return math.inf if mse == 0 else 10.0 * math.log10(data_range**2 / mse)
+
+
+def masked_psnr(
+    pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, data_range: float = 1.0
+) -> torch.Tensor:
+    """PSNR over the pixels where ``mask`` is 1, for each image of a batch -> B values.
+
+    The squared error is summed over the masked elements (every channel) and divided by the sum of
+    the mask (B x C x H x W, same shape as the images): RealBlur's masked PSNR.
+    """
+    m = mask.double()
+    err = ((pred.double() - target.double()).pow(2) * m).flatten(1).sum(1) / m.flatten(1).sum(1)
+    return 10.0 * torch.log10(data_range**2 / err)
+
+
+def masked_ssim(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    mask: torch.Tensor,
+    data_range: float = 1.0,
+    sigma: float = 1.5,
+) -> torch.Tensor:
+    """Mean of the SSIM map over the pixels where ``mask`` is 1, per channel, then over channels.
+
+    The map is the per-channel Gaussian SSIM map on the interior where the window fits, i.e. the
+    full map with a border of the window radius (5 px for sigma 1.5) dropped; the mask is cropped
+    the same way. This is RealBlur's masked SSIM when ``pred`` and ``target`` are the masked images.
+    """
+    smap = ssim_map(pred, target, data_range, sigma)
+    r = (mask.shape[-1] - smap.shape[-1]) // 2
+    m = mask[..., r : mask.shape[-2] - r, r : mask.shape[-1] - r].double()
+    per_channel = (smap * m).sum(dim=(-2, -1)) / m.sum(dim=(-2, -1))
+    return per_channel.mean(dim=1)

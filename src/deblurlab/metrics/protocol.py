@@ -1,15 +1,37 @@
-"""Named evaluation protocols: how outputs are prepared before PSNR/SSIM (see docs/evaluation.md)."""
+"""Named evaluation protocols: how outputs are prepared before PSNR/SSIM (see docs/evaluation.md).
+
+``evaluate_pair`` is the one implementation of every protocol; ``batch_scores`` applies the same
+steps to batches of torch images (validation, eval) and, for ``realblur``, hands each image to
+``evaluate_pair``.
+"""
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import torch
 
-from deblurlab.metrics.image_quality import psnr, quantize_8bit, ssim
+from deblurlab.metrics.image_quality import masked_psnr, masked_ssim, psnr, quantize_8bit, ssim
+from deblurlab.metrics.realblur_align import align_to_target
 
 PROTOCOLS: dict[str, str] = {
-    "gopro": "clamp, round to 8 bits, RGB PSNR per image; SSIM = per-channel Gaussian (sigma 1.5) mean",
-    "float": "clamped float output, RGB PSNR per image (the MIMO-UNet authors' script); same SSIM",
+    "gopro": "clamp, round to 8 bits, RGB PSNR per image (GoPro/HIDE tables)",
+    "float": "clamped float output, RGB PSNR per image (the MIMO-UNet authors' script)",
+    "realblur": (
+        "8-bit images, least-squares gain, ECC homography alignment, masked RGB PSNR/SSIM "
+        "(RealBlur tables)"
+    ),
+}
+
+# What "ssim" means under each protocol (MATLAB's 3-D SSIM of the published GoPro tables is not it).
+SSIM_VARIANTS: dict[str, str] = {
+    "gopro": "per-channel Gaussian SSIM (sigma 1.5, population covariance), mean over channels",
+    "float": "per-channel Gaussian SSIM (sigma 1.5, population covariance), mean over channels",
+    "realblur": (
+        "per-channel Gaussian SSIM (sigma 1.5, population covariance), masked mean with a 5 px "
+        "border dropped, mean over channels"
+    ),
 }
 
 
@@ -25,6 +47,16 @@ def batch_scores(
 ) -> dict[str, torch.Tensor]:
     """PSNR and SSIM of each image of a batch (B x 3 x H x W floats in [0, 1]) under ``protocol``."""
     check_protocol(protocol)
+    if protocol == "realblur":
+        # RealBlur scores the saved 8-bit images, one at a time (alignment is per image).
+        rows = [
+            evaluate_pair(_to_uint8(p), _to_uint8(t), "realblur")
+            for p, t in zip(pred, target, strict=True)
+        ]
+        return {
+            key: torch.tensor([r[key] for r in rows], dtype=torch.float64, device=pred.device)
+            for key in ("psnr", "ssim")
+        }
     if protocol == "gopro":
         pred, target = quantize_8bit(pred), quantize_8bit(target)
     else:
@@ -32,14 +64,51 @@ def batch_scores(
     return {"psnr": psnr(pred, target), "ssim": ssim(pred, target)}
 
 
-def evaluate_pair(output: np.ndarray, target: np.ndarray, protocol: str = "gopro") -> dict[str, float]:
-    """Score one H x W x 3 image pair (uint8, or float in [0, 1]) -> {"psnr": ..., "ssim": ...}."""
+def evaluate_pair(
+    output: np.ndarray, target: np.ndarray, protocol: str = "gopro"
+) -> dict[str, float]:
+    """Score one H x W x 3 RGB image pair (uint8, or float in [0, 1]) -> {"psnr": ..., "ssim": ...}.
 
-    def as_tensor(a: np.ndarray) -> torch.Tensor:
-        a = a.astype(np.float64) / 255.0 if a.dtype == np.uint8 else a.astype(np.float64)
-        return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None]
-
+    - ``gopro``: clamp, round to 8 bits (half up), PSNR over all RGB values, per-channel SSIM.
+    - ``float``: clamp only (no rounding), then the same PSNR and SSIM.
+    - ``realblur``: 8-bit images (floats are rounded first) as float32 in [0, 1]; output scaled by
+      the least-squares gain; ECC homography onto the target; masked PSNR and masked SSIM.
+    """
+    check_protocol(protocol)
     if output.shape != target.shape:
         raise ValueError(f"output {output.shape} and target {target.shape} differ in shape")
-    scores = batch_scores(as_tensor(output), as_tensor(target), protocol)
+    if protocol == "realblur" and output.dtype == np.uint8 and target.dtype == np.uint8:
+        return _realblur(output, target)
+    # (for realblur, batch_scores rounds float images to 8 bits and comes back here)
+    scores = batch_scores(*_tensors(output, target), protocol)
     return {k: float(v[0]) for k, v in scores.items()}
+
+
+def _realblur(output: np.ndarray, target: np.ndarray) -> dict[str, float]:
+    """RealBlur's score of two uint8 images."""
+    a = align_to_target(output.astype(np.float32) / 255.0, target.astype(np.float32) / 255.0)
+    out, tgt, mask = _tensors(a.output, a.target, a.mask)
+    return {
+        "psnr": float(masked_psnr(out, tgt, mask)[0]),
+        "ssim": float(masked_ssim(out, tgt, mask)[0]),
+    }
+
+
+def _as_tensor(a: np.ndarray) -> torch.Tensor:
+    """H x W x 3 array as a 1 x 3 x H x W tensor: uint8 -> float64 / 255, floats keep their type
+    (so 8-bit rounding decides levels exactly as it does on the same tensor in ``batch_scores``)."""
+    a = a.astype(np.float64) / 255.0 if a.dtype == np.uint8 else a
+    return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None]
+
+
+def _tensors(*arrays: np.ndarray) -> list[torch.Tensor]:
+    """The arrays as tensors of one dtype (the widest float among them)."""
+    tensors = [_as_tensor(a) for a in arrays]
+    dtype = functools.reduce(torch.promote_types, (t.dtype for t in tensors))
+    return [t.to(dtype) for t in tensors]
+
+
+def _to_uint8(x: torch.Tensor) -> np.ndarray:
+    """3 x H x W float tensor -> H x W x 3 uint8 (the 8-bit PNG a protocol would read)."""
+    x = x.detach() if x.dtype in (torch.float32, torch.float64) else x.detach().float()
+    return (quantize_8bit(x) * 255.0).round().byte().permute(1, 2, 0).cpu().numpy()

@@ -400,7 +400,7 @@ class SGENet(nn.Module):
         self.widths = widths
         self.supervise = supervise
         c1 = widths[0]
-        # One PReLU instance for the whole network, as in MPRNet [M] (CSAMs and CEMs excepted).
+        # One PReLU instance for the whole network, as in MPRNet [M] (CSAMs have their own; CEMs use ReLU [P]).
         act = nn.PReLU()
         rdm = dict(num_rdm=num_rdm, dilations=dilations, reduction=reduction, act=act)
         quarter = supervise == "scales3"

@@ -35,18 +35,54 @@ def check_train_config(cfg: DictConfig) -> None:
         crop = data.crop_size
         if not isinstance(crop, int) or crop <= 0:
             raise ConfigError(f"data.crop_size must be a positive integer, got {crop!r}")
-    strategy = str(cfg.trainer.get("strategy", "auto"))
-    try:
-        from hydra.core.hydra_config import HydraConfig
-
-        hydra_cfg = HydraConfig.get()
-        multirun = str(hydra_cfg.mode) == "RunMode.MULTIRUN"
-        launcher = str(hydra_cfg.runtime.choices.get("hydra/launcher", "basic"))
-    except ValueError:  # not running under @hydra.main (tests, notebooks)
-        multirun, launcher = False, "basic"
-    relaunches = strategy.startswith("ddp") and "spawn" not in strategy
-    if multirun and relaunches and launcher == "basic":
+    multirun, launcher = _launch_context()
+    if multirun and launcher != "submitit_slurm" and starts_rank_processes(cfg.trainer):
         raise ConfigError(
-            f"trainer.strategy={strategy} inside a local multirun would re-launch this sweep in "
-            "every rank; use launcher=slurm (one SLURM job per sweep point) or a single run"
+            f"trainer.strategy={cfg.trainer.get('strategy', 'auto')} with "
+            f"trainer.devices={cfg.trainer.get('devices', 1)} inside a local multirun would "
+            "re-launch this sweep in every rank; use launcher=slurm (one SLURM job per sweep "
+            "point, SLURM starts the ranks) or a single run"
         )
+
+
+def _launch_context() -> tuple[bool, str]:
+    """(is this a multirun job, Hydra launcher name); (False, "basic") outside @hydra.main."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():  # tests, notebooks
+        return False, "basic"
+    hydra_cfg = HydraConfig.get()
+    multirun = str(hydra_cfg.mode) == "RunMode.MULTIRUN"
+    return multirun, str(hydra_cfg.runtime.choices.get("hydra/launcher") or "basic")
+
+
+def _process_count(devices: object, accelerator: str) -> int:
+    """How many processes Lightning starts for ``devices`` (a best guess for "auto" and -1)."""
+    if not isinstance(devices, int | str):  # a list of device indices
+        return len(devices)  # type: ignore[arg-type]
+    text = str(devices).strip()
+    if "," in text:  # "0,1"
+        return len([d for d in text.split(",") if d.strip()])
+    if text.isdigit():
+        return int(text)
+    # "auto" or -1: every visible GPU (one CPU process unless asked for more)
+    if accelerator in ("cpu", "mps"):
+        return 1
+    import torch
+
+    return max(1, torch.cuda.device_count())
+
+
+def starts_rank_processes(trainer: DictConfig) -> bool:
+    """True when Lightning would start the ranks by re-running this command (``ddp``, ``fsdp``,
+    ``deepspeed``, or ``auto`` with several devices); False for one process, or for strategies
+    that start their ranks inside this process (``ddp_spawn``, ``ddp_fork``, ``ddp_notebook``)."""
+    strategy = str(trainer.get("strategy", "auto"))
+    if any(kind in strategy for kind in ("spawn", "fork", "notebook")):
+        return False
+    accelerator = str(trainer.get("accelerator", "auto"))
+    processes = _process_count(trainer.get("devices", "auto"), accelerator)
+    processes *= int(trainer.get("num_nodes", 1) or 1)
+    if strategy == "auto":
+        return processes > 1
+    return strategy.startswith(("ddp", "fsdp", "deepspeed"))

@@ -1,0 +1,93 @@
+"""deblurlab-prepare: scan a dataset, report problems, build the decoded cache.
+
+    deblurlab-prepare data=gopro data.root=/data/GOPRO_Large
+    deblurlab-prepare data=realblur_j data.root=/data/RealBlur splits=[test]
+    deblurlab-prepare data=folder data.root=DIR cache=false     # only check every image
+
+Every image is decoded once (the full check: truncated or corrupt files are found here), pairs and
+sizes are checked as the training pre-flight does, the pair counts are compared with the published
+ones, and the decoded images are stored as memory-mapped ``.npy`` files that the DataModule uses
+from then on (see docs/data.md).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import hydra
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from deblurlab.data.checks import check_pairs
+from deblurlab.data.layouts import KNOWN_COUNTS
+from deblurlab.data.paired import PairedFolderSource
+from deblurlab.errors import ConfigError
+from deblurlab.utils.config import config_dir, register_resolvers
+from deblurlab.utils.task import run_task
+
+log = logging.getLogger("deblurlab")
+
+
+def default_splits(source: PairedFolderSource) -> list[str]:
+    """The splits a layout has on disk: HIDE only ``test``; ``folder`` also ``val`` if present."""
+    if source.layout == "hide":
+        return ["test"]
+    if source.layout == "folder" and (source.root_path() / "val").is_dir():
+        return ["train", "val", "test"]
+    return ["train", "test"]
+
+
+def prepare(cfg: DictConfig) -> dict[str, Any]:
+    """Scan ``cfg.data``'s dataset, decode every image, build the cache; return a summary."""
+    datamodule = instantiate(cfg.data)
+    source = getattr(datamodule, "source", None)
+    if not isinstance(source, PairedFolderSource):
+        raise ConfigError(
+            "deblurlab-prepare works on image datasets: data=gopro|realblur_j|realblur_r|hide|folder"
+        )
+    splits = list(cfg.get("splits") or default_splits(source))
+    cache = source.cache()
+    summary: dict[str, Any] = {"root": str(source.root_path()), "layout": source.layout}
+    for split in splits:
+        pairs = source.pairs(split)
+        min_size = datamodule.crop_size if split == "train" else None
+        check_pairs([(p.blurry, p.sharp) for p in pairs], min_size=min_size)
+        paths = [path for p in pairs for path in (p.blurry, p.sharp)]
+
+        def progress(done: int, total: int, split: str = split) -> None:
+            if done == total or done % max(50, total // 10) == 0:
+                log.info("prepare: %s: decoded %d / %d images", split, done, total)
+
+        if cfg.cache:
+            decoded = cache.add(paths, progress)
+        else:
+            check_pairs([(p.blurry, p.sharp) for p in pairs], full=True)
+            decoded = len(set(paths))
+        known = KNOWN_COUNTS.get((source.layout, split))
+        summary[split] = {"pairs": len(pairs), "published": known, "decoded": decoded}
+    lines = [f"deblurlab-prepare: {source.describe()}"]
+    for split in splits:
+        s = summary[split]
+        note = "" if s["published"] in (None, s["pairs"]) else f" (published: {s['published']})"
+        lines.append(f"  {split:5s}: {s['pairs']} pairs{note}, all images readable")
+    if cfg.cache:
+        summary["cache_dir"] = str(cache.dir)
+        summary["cache_bytes"] = size = cache.nbytes()
+        amount = f"{size / 2**30:.2f} GiB" if size >= 2**30 else f"{size / 2**20:.1f} MiB"
+        lines.append(f"  cache: {cache.dir} ({amount} of decoded pixels)")
+    print("\n".join(lines), flush=True)
+    return summary
+
+
+register_resolvers()
+
+
+@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="prepare")
+def main(cfg: DictConfig) -> None:
+    """Console entry point."""
+    run_task(prepare, cfg)
+
+
+if __name__ == "__main__":
+    main()

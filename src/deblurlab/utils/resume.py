@@ -1,0 +1,84 @@
+"""``resume=<run dir>``: continue a run in its own folder, with its config and last checkpoint.
+
+Hydra composes a config before any task code runs, so the command line is rewritten first:
+``deblurlab-train resume=DIR [key=value ...]`` becomes a Hydra command line that composes
+``DIR/.hydra/config.yaml`` (the run's own config, not today's ``conf/``), writes into ``DIR``
+(``hydra.run.dir``) and starts from ``DIR/checkpoints/last.ckpt``. Further ``key=value`` overrides
+still apply (e.g. more epochs: ``schedule.max_epochs=4000``). The original ``DIR/.hydra`` record is
+kept; the resumed job's own record goes to ``DIR/.hydra/resume``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import DictConfig, open_dict
+
+from deblurlab.errors import ConfigError
+
+RESUME_RECORD = ".hydra/resume"
+
+
+def _quote(value: str) -> str:
+    """A Hydra override value that stays one string whatever characters the path holds."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def find_resume(argv: list[str]) -> str | None:
+    """The value of a ``resume=...`` argument, if any (``resume=null`` counts as none)."""
+    for arg in argv:
+        if arg.startswith("resume="):
+            value = arg.split("=", 1)[1].strip("'\"")
+            return None if value in ("", "null", "None") else value
+    return None
+
+
+def last_checkpoint(run_dir: Path) -> Path:
+    """``run_dir/checkpoints/last.ckpt``, with a one-line error when the run cannot be continued."""
+    if not (run_dir / ".hydra" / "config.yaml").is_file():
+        raise ConfigError(f"resume={run_dir}: not a deblurlab run folder (no .hydra/config.yaml)")
+    ckpt = run_dir / "checkpoints" / "last.ckpt"
+    if not ckpt.is_file():
+        raise ConfigError(f"resume={run_dir}: no checkpoints/last.ckpt to continue from")
+    return ckpt
+
+
+def resume_argv(argv: list[str]) -> list[str]:
+    """Rewrite ``argv`` (without the program name) for ``resume=<run dir>``; unchanged without it.
+
+    Raises ConfigError for a folder that is not a finished-or-interrupted run, and for a multirun
+    (one run is continued at a time).
+    """
+    value = find_resume(argv)
+    if value is None:
+        return argv
+    if any(a in ("-m", "--multirun") for a in argv):
+        raise ConfigError("resume=... continues one run; drop -m/--multirun")
+    run_dir = Path(value).expanduser().resolve()
+    ckpt = last_checkpoint(run_dir)
+    rest = [a for a in argv if not a.startswith(("resume=", "ckpt_path="))]
+    return [
+        f"--config-path={run_dir / '.hydra'}",
+        "--config-name=config",
+        f"hydra.run.dir={_quote(str(run_dir))}",
+        f"hydra.output_subdir={RESUME_RECORD}",
+        f"resume={_quote(str(run_dir))}",
+        f"ckpt_path={_quote(str(ckpt))}",
+        *rest,
+    ]
+
+
+def keep_earlier_csv_log(cfg: DictConfig, run_dir: Path) -> None:
+    """On resume, point the CSV logger at a new ``csv/resume-<n>`` folder.
+
+    Lightning's CSVLogger deletes an existing ``metrics.csv`` in its folder; the log of the
+    earlier session(s) must survive.
+    """
+    csv = (cfg.get("logger") or {}).get("csv")
+    if not csv or not (run_dir / str(csv.get("name") or "")).is_dir():
+        return
+    n = 1
+    while (run_dir / str(csv.name) / f"resume-{n}").exists():
+        n += 1
+    with open_dict(cfg):
+        csv.version = f"resume-{n}"
