@@ -41,8 +41,10 @@ format: $(STAMP) ## ruff autofix and format
 bench: $(STAMP) ## speed and memory table, variants side by side in one run
 	$(BIN)/deblurlab-bench $(ARGS)
 
-sweep: $(STAMP) ## the Table-3 fusion ablation as a smoke-sized multirun, then its report
-	$(BIN)/deblurlab-train -m experiment=ablation_table3 debug=smoke $(ARGS)
+sweep: $(STAMP) ## the Table-3 fusion ablation, smoke-sized on built-in data, then its report
+	$(BIN)/deblurlab-train -m experiment=ablation_table3 debug=smoke data=synthetic \
+		hydra.sweep.dir=experiments/runs/sweeps/table3_smoke $(ARGS)
+	$(BIN)/deblurlab-report experiments/runs/sweeps/table3_smoke
 
 clean: ## remove caches (keeps .venv and experiments/runs)
 	rm -rf .pytest_cache .ruff_cache src/*.egg-info

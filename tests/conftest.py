@@ -17,7 +17,9 @@ from deblurlab.utils.config import config_dir, register_resolvers
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 os.environ.setdefault("WANDB_DISABLE_GIT", "true")
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# tiny test networks gain nothing from threads, and oversubscribed cores slow them 10-100x
+torch.set_num_threads(1)
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 register_resolvers()
 
 CONF_DIR: Path = config_dir()

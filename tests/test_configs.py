@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 from conftest import CONF_DIR, compose_config
 from deblurlab.utils.build import build_module, instantiate_group
 
-SKIP_GROUPS = {"hydra", "local"}
+SKIP_GROUPS = {"hydra", "local", "hparams_search"}  # hparams_search: needs the optuna plugin
 GROUPS = sorted(p.name for p in CONF_DIR.iterdir() if p.is_dir() and p.name not in SKIP_GROUPS)
 CASES = [(g, f.stem) for g in GROUPS for f in sorted((CONF_DIR / g).glob("*.yaml"))]
 

@@ -52,6 +52,7 @@ class RunResult:
     device: str | None
     seed: int | None
     paper: dict[str, Any] = field(default_factory=dict)
+    data: str | None = None  # the data option the numbers come from (gopro, synthetic, ...)
 
 
 @dataclass
@@ -133,6 +134,7 @@ def read_train_run(run_dir: Path) -> RunResult:
         device=metrics.get("test/device"),
         seed=_plain(cfg, "seed"),
         paper=paper,
+        data=_choice(run_dir, "data"),
     )
 
 
@@ -176,6 +178,7 @@ def read_eval_run(run_dir: Path) -> RunResult:
         device=None,
         seed=_plain(train_cfg, "seed"),
         paper=paper,
+        data=data or _choice(train_dir, "data"),
     )
 
 
@@ -231,7 +234,7 @@ def _fmt(value: Any, digits: int) -> str:
 
 
 HEADER = (
-    "| configuration | protocol (split) | PSNR | PSNR paper | Δ PSNR | SSIM | SSIM paper "
+    "| configuration | data: protocol (split) | PSNR | PSNR paper | Δ PSNR | SSIM | SSIM paper "
     "| params (M) | params paper (M) | MACs (G) @256² | runtime (s) | runtime paper (s) | n |"
 )
 
@@ -249,7 +252,7 @@ def render_row(row: Row) -> str:
     macs = row.values("macs")
     cells = [
         row.label,
-        f"{row.protocol} ({row.split})",
+        f"{row.runs[0].data or '?'}: {row.protocol} ({row.split})",
         _mean_std(psnr, 2),
         _fmt(paper.get("psnr"), 2),
         delta,
@@ -325,6 +328,7 @@ def plot_psnr_runtime(tables: dict[str, list[Row]], path: Path) -> int:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, ax = plt.subplots(figsize=(7.5, 5.0), dpi=120)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -354,6 +358,9 @@ def plot_psnr_runtime(tables: dict[str, list[Row]], path: Path) -> int:
             )
             drawn += 1
     ax.set_xscale("log")
+    plain = matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}")
+    ax.xaxis.set_major_formatter(plain)
+    ax.xaxis.set_minor_formatter(plain)
     ax.set_xlabel("runtime per image (s, log scale)")
     ax.set_ylabel("PSNR (dB)")
     ax.set_title("PSNR vs runtime — filled: measured here, hollow: paper", fontsize=10)

@@ -1,9 +1,13 @@
 """deblurlab-train: train (and by default test) one configuration; ``-m`` for sweeps.
 
-deblurlab-train experiment=quickstart
-deblurlab-train model=mimo_unet_plus data=gopro data.root=/data/GOPRO_Large trainer=gpu
-deblurlab-train -m experiment=ablation_table3 debug=smoke
-deblurlab-train resume=experiments/runs/train/2026-01-01/12-00-00-000000_123
+    deblurlab-train experiment=quickstart
+    deblurlab-train model=mimo_unet_plus data=gopro data.root=/data/GOPRO_Large trainer=gpu
+    deblurlab-train -m experiment=ablation_table3 data.root=/data/GOPRO_Large debug=smoke
+    deblurlab-train resume=experiments/runs/train/2026-01-01/12-00-00-000000_123
+
+Writes into its run folder: checkpoints/, metrics.json (final metrics with the protocol, the run's
+name and group, parameters, MACs and the median test runtime), run.json (name, group, tags, W&B id),
+the CSV log and the W&B offline run.
 """
 
 from __future__ import annotations
@@ -103,7 +107,6 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             # the pair (PSNR, SSIM) of the best checkpoint on the fixed validation set
             _remember_csv_columns(trainer)
             validated = trainer.validate(module, datamodule=datamodule, ckpt_path=best_path)
-            print("VALIDATED", validated, "CB", dict(trainer.callback_metrics))
             metrics.update(_scalars(validated[0]) if validated else {})
     if cfg.test:
         _remember_csv_columns(trainer)

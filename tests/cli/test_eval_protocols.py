@@ -203,6 +203,8 @@ def test_with_wandb_the_summary_and_a_table_of_sample_images_are_logged(
     table = json.loads(tables[0].read_text())
     assert table["columns"] == ["name", "psnr", "ssim", "blurry", "output", "sharp"]
     assert len(table["data"]) == 2
+    metrics_csv = (tmp_path / "csv" / "metrics.csv").read_text()  # logger=wandb includes csv
+    assert "eval/psnr" in metrics_csv and "eval/median_seconds" in metrics_csv
     [(key, _, rows)] = logged
     assert key == "eval/samples"
     for row in rows:  # blurry | output | sharp images at full size

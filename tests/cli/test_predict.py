@@ -124,6 +124,10 @@ def test_a_glob_selects_files_across_folders(ckpt, photos, tmp_path):
         tmp_path, f"ckpt_path={ckpt}", f"input='{tmp_path}/*/[ae].*'", f"output={tmp_path / 'out'}"
     )
     assert sorted(Path(p).name for p in result["written"]) == ["a.png", "e.png"]
+    # a second run into the same folder replaces the earlier results
+    (tmp_path / "out" / "e.png").write_bytes(b"stale")
+    _predict(tmp_path, f"ckpt_path={ckpt}", f"input={more}", f"output={tmp_path / 'out'}")
+    assert read_image(tmp_path / "out" / "e.png").shape == (12, 10, 3)
 
 
 def test_the_input_folder_is_refused_as_output_and_nothing_is_written(

@@ -112,11 +112,17 @@ class DeblurLitModule(pl.LightningModule):
         }
 
     # --- validation -----------------------------------------------------------------------------
+    def on_validation_epoch_start(self) -> None:
+        # Fresh states in this process: under ddp_spawn (trainer=ddp_cpu) the metric states arrive
+        # as CPU tensors shared with the launching process and the other ranks, so in-place
+        # updates would mix every rank's images and carry over into the next trainer call.
+        for metric in (self.val_psnr, self.val_ssim, self.input_psnr, self.input_ssim):
+            metric.reset()
+
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, torch.Tensor]:
         pred = self.net(batch["blur"])[-1]
         scores = batch_scores(pred, batch["sharp"], self.protocol)
         self.val_psnr.update(scores["psnr"])
-        print("DBG", self.global_rank, self.trainer.state.fn, batch["name"], scores["psnr"].tolist(), float(sum(p.sum() for p in self.net.parameters())), flush=True)
         self.val_ssim.update(scores["ssim"])
         if not self.input_scored and not self.trainer.sanity_checking:
             inputs = batch_scores(batch["blur"], batch["sharp"], self.protocol)
@@ -148,6 +154,8 @@ class DeblurLitModule(pl.LightningModule):
     # --- test -----------------------------------------------------------------------------------
     def on_test_epoch_start(self) -> None:
         self.test_records = []
+        for metric in (self.test_psnr, self.test_ssim, self.test_input_psnr, self.test_input_ssim):
+            metric.reset()  # see on_validation_epoch_start
 
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, torch.Tensor]:
         net = self.eval_net if self.eval_net is not None else self.net

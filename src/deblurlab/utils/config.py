@@ -74,15 +74,15 @@ def _process_count(devices: object, accelerator: str) -> int:
 
 
 def starts_rank_processes(trainer: DictConfig) -> bool:
-    """True when Lightning would start the ranks by re-running this command (``ddp``, ``fsdp``,
-    ``deepspeed``, or ``auto`` with several devices); False for one process, or for strategies
-    that start their ranks inside this process (``ddp_spawn``, ``ddp_fork``, ``ddp_notebook``)."""
+    """True when Lightning would start the ranks by re-running this command: ``ddp``, ``fsdp``,
+    ``deepspeed`` or ``auto`` with several devices (or nodes). False for one process, and for the
+    strategies that start their ranks inside this process (``ddp_spawn``, ``ddp_fork``, ...)."""
     strategy = str(trainer.get("strategy", "auto"))
     if any(kind in strategy for kind in ("spawn", "fork", "notebook")):
         return False
     accelerator = str(trainer.get("accelerator", "auto"))
     processes = _process_count(trainer.get("devices", "auto"), accelerator)
     processes *= int(trainer.get("num_nodes", 1) or 1)
-    if strategy == "auto":
-        return processes > 1
-    return strategy.startswith(("ddp", "fsdp", "deepspeed"))
+    return processes > 1 and (
+        strategy == "auto" or strategy.startswith(("ddp", "fsdp", "deepspeed"))
+    )

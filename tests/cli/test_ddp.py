@@ -1,0 +1,127 @@
+"""Data parallel training on CPU (trainer=ddp_cpu: 2 gloo processes), and the launch rules that
+keep DDP out of local multiruns."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import OmegaConf, open_dict
+
+from conftest import CONF_DIR, TINY, compose_config
+from deblurlab.errors import ConfigError
+from deblurlab.eval import evaluate
+from deblurlab.train import train
+from deblurlab.utils.config import check_train_config, starts_rank_processes
+
+
+def test_ddp_cpu_trains_checkpoints_once_and_reduces_validation_over_both_ranks(tmp_path):
+    # 4 validation images, 2 per rank; every validation image scored each epoch
+    overrides = TINY + ["debug=smoke", "trainer=ddp_cpu", "test=false"]
+    overrides += ["data.source.val_samples=4", "trainer.limit_val_batches=1.0"]
+    cfg = compose_config("train", overrides, tmp_path / "run")
+    assert cfg.trainer.devices == 2 and cfg.trainer.strategy == "ddp_spawn"
+    metrics = train(cfg)
+
+    run = tmp_path / "run"
+    # rank 0 alone writes: one best and one last checkpoint, one metrics.json, one run identity
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
+    assert (
+        json.loads((run / "metrics.json").read_text())["val/psnr_best"] == metrics["val/psnr_best"]
+    )
+    assert (run / "run.json").is_file()
+
+    # One process scoring all 4 images of the best checkpoint gives the DDP number ...
+    summary = evaluate(
+        compose_config(
+            "eval", [f"ckpt_path={run}/checkpoints/best.ckpt", "split=val"], tmp_path / "e"
+        )
+    )
+    assert summary["num_images"] == 4
+    assert metrics["val/psnr"] == pytest.approx(summary["psnr"], abs=1e-4)
+    assert metrics["val/psnr_best"] == pytest.approx(summary["psnr"], abs=1e-4)
+    assert metrics["val/ssim"] == pytest.approx(summary["ssim"], abs=1e-5)
+    assert metrics["input/psnr"] == pytest.approx(summary["input_psnr"], abs=1e-4)
+    # ... which neither rank's half (DistributedSampler: images 0, 2 and 1, 3) gives alone.
+    with open(tmp_path / "e" / "per_image.csv", newline="") as f:
+        psnr = [float(r["psnr"]) for r in csv.DictReader(f)]
+    for half in (psnr[0::2], psnr[1::2]):
+        assert abs(statistics.fmean(half) - summary["psnr"]) > 1e-3
+
+
+@pytest.mark.parametrize(
+    ("trainer", "expected"),
+    [
+        ({"strategy": "ddp", "devices": 2}, True),
+        ({"strategy": "ddp", "devices": 1}, False),  # one process: nothing is re-run
+        ({"strategy": "fsdp", "devices": 4}, True),
+        ({"strategy": "auto", "accelerator": "gpu", "devices": 2}, True),
+        ({"strategy": "auto", "accelerator": "gpu", "devices": [0, 1]}, True),
+        ({"strategy": "auto", "accelerator": "gpu", "devices": "0,1"}, True),
+        ({"strategy": "auto", "accelerator": "gpu", "devices": 1, "num_nodes": 2}, True),
+        ({"strategy": "auto", "accelerator": "gpu", "devices": 1}, False),
+        ({"strategy": "auto", "accelerator": "cpu", "devices": "auto"}, False),
+        ({"strategy": "ddp_spawn", "devices": 2}, False),  # ranks start inside this process
+        ({"strategy": "ddp_fork", "devices": 2}, False),
+    ],
+)
+def test_which_trainers_would_rerun_the_command_in_every_rank(trainer, expected):
+    assert starts_rank_processes(OmegaConf.create(trainer)) is expected
+
+
+@pytest.fixture
+def hydra_runtime():
+    """Leave no multirun Hydra runtime behind for the tests that follow."""
+    yield
+    HydraConfig.instance().cfg = None
+
+
+def multirun_config(*overrides: str):
+    """A composed train config whose Hydra runtime says: a job of a multirun."""
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", list(overrides), return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.hydra.mode = RunMode.MULTIRUN
+    HydraConfig.instance().set_config(cfg)
+    return cfg
+
+
+def test_ddp_inside_a_local_multirun_is_refused_but_allowed_with_the_slurm_launcher(hydra_runtime):
+    with pytest.raises(ConfigError, match="use launcher=slurm"):
+        check_train_config(multirun_config("trainer=ddp"))
+    with pytest.raises(ConfigError, match="use launcher=slurm"):
+        check_train_config(multirun_config("trainer=gpu", "trainer.devices=2"))
+    check_train_config(multirun_config("trainer=ddp", "launcher=slurm"))  # SLURM starts the ranks
+    check_train_config(multirun_config("trainer=ddp_cpu"))  # spawned inside each job
+    check_train_config(multirun_config("trainer=gpu"))
+
+
+def test_the_slurm_launcher_asks_for_one_task_per_gpu_of_the_trainer(hydra_runtime):
+    cfg = multirun_config(
+        "launcher=slurm", "trainer=ddp", "trainer.devices=4", "trainer.num_nodes=2"
+    )
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher")
+    assert (launcher.tasks_per_node, launcher.gpus_per_node, launcher.nodes) == (4, 4, 2)
+
+
+def test_the_command_line_refuses_ddp_in_a_local_multirun_in_one_line(tmp_path):
+    env = {**os.environ, "DEBLURLAB_ROOT": str(tmp_path), "WANDB_MODE": "disabled"}
+    result = subprocess.run(
+        [sys.executable, "-m", "deblurlab.train", "-m", "trainer=ddp", "seed=1,2", "logger=none"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: trainer.strategy=ddp") and "launcher=slurm" in last

@@ -1,0 +1,181 @@
+"""deblurlab-report reads run folders (metrics.json / summary.json + .hydra/) and writes the table
+with the paper's numbers beside ours, one line per run in runs.csv, and the PSNR-vs-runtime plot.
+
+The folders here are written by hand in the layout deblurlab-train and deblurlab-eval leave, so the
+expected cells follow from known numbers (test_experiments.py runs the real thing end to end)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from deblurlab.report import main, report
+
+PLUS_PAPER = {
+    "source": "Cho et al., ICCV 2021",
+    "table": "Table 1 (GoPro test)",
+    "row": "MIMO-UNet+",
+    "psnr": 32.45,
+    "ssim": 0.957,
+    "params_m": 16.1,
+    "runtime_s": 0.017,
+    "evaluations": {
+        "rot4": {"row": "MIMO-UNet++", "psnr": 32.68, "ssim": 0.959, "runtime_s": 0.040},
+        "hide": {"row": "MIMO-UNet+ on HIDE", "psnr": 29.99, "ssim": 0.930},
+    },
+}
+
+
+def write_run(
+    run_dir: Path,
+    *,
+    metrics: dict | None = None,
+    summary: dict | None = None,
+    config: dict | None = None,
+    choices: dict | None = None,
+) -> Path:
+    """A run folder as deblurlab-train (metrics.json) or deblurlab-eval (summary.json) leaves it."""
+    (run_dir / ".hydra").mkdir(parents=True)
+    OmegaConf.save(OmegaConf.create(config or {}), run_dir / ".hydra" / "config.yaml")
+    hydra = {"hydra": {"runtime": {"choices": choices or {}}}}
+    OmegaConf.save(OmegaConf.create(hydra), run_dir / ".hydra" / "hydra.yaml")
+    if metrics is not None:
+        (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    if summary is not None:
+        (run_dir / "summary.json").write_text(json.dumps(summary))
+    return run_dir
+
+
+def train_metrics(psnr: float, group: str, name: str, **extra) -> dict:
+    return {
+        "test/psnr": psnr,
+        "test/ssim": 0.9,
+        "val/psnr_best": psnr - 1,
+        "num_params": 6_807_171,
+        "macs": 63_732_842_496,
+        "test_macs": 63_732_842_496,
+        "test/runtime_s": 0.5,
+        "test/device": "cpu",
+        "protocol": "gopro",
+        "model": "mimo_unet",
+        "group": group,
+        "name": name,
+        **extra,
+    }
+
+
+def table_line(markdown: str, label: str) -> list[str]:
+    line = next(row for row in markdown.splitlines() if row.startswith(f"| {label} |"))
+    return [cell.strip() for cell in line.strip("|").split("|")]
+
+
+def test_seed_repeats_are_one_row_with_mean_and_standard_deviation(tmp_path):
+    paper = {"source": "Cho et al.", "table": "Table 3", "row": "FAM", "psnr": 31.73}
+    for job, (seed, psnr) in enumerate([(1, 30.0), (2, 31.0), (3, 32.0)]):
+        write_run(
+            tmp_path / str(job),
+            metrics=train_metrics(psnr, "ablation_table3", f"mimo_unet table3=fam seed={seed}"),
+            config={"seed": seed, "paper": paper},
+        )
+    other = {**paper, "row": "Concat.", "psnr": 31.66}
+    write_run(
+        tmp_path / "3",
+        metrics=train_metrics(29.5, "ablation_table3", "mimo_unet table3=concat"),
+        config={"seed": 1, "paper": other},
+    )
+    summary = report([tmp_path], tmp_path / "out")
+    assert (summary["runs"], summary["rows"]) == (4, 2)
+    markdown = (tmp_path / "out" / "report.md").read_text()
+    assert "## ablation_table3: Table 3" in markdown
+    fam = table_line(markdown, "FAM")
+    assert fam[2:5] == ["31.00 ± 1.00", "31.73", "-0.73"]
+    assert fam[7] == "6.81" and fam[9] == "63.7" and fam[-1] == "3"
+    assert table_line(markdown, "Concat.")[2:5] == ["29.50", "31.66", "-2.16"]
+    rows = list(csv.DictReader((tmp_path / "out" / "runs.csv").read_text().splitlines()))
+    assert len(rows) == 4 and {r["paper_row"] for r in rows} == {"FAM", "Concat."}
+    assert (tmp_path / "out" / "psnr_vs_runtime.png").stat().st_size > 1000
+
+
+def test_runs_without_a_paper_row_are_named_by_model_and_overrides_without_the_seed(tmp_path):
+    for job, seed in enumerate([1, 2]):
+        write_run(
+            tmp_path / str(job),
+            metrics=train_metrics(30.0 + job, "sweep-x", f"mimo_unet lr=0.001 seed={seed}"),
+            config={"seed": seed},
+        )
+    report([tmp_path])
+    cells = table_line((tmp_path / "report.md").read_text(), "mimo_unet lr=0.001")
+    assert cells[2] == "30.50 ± 0.71" and cells[3] == "–" and cells[-1] == "2"
+
+
+def test_evaluations_of_a_trained_run_take_the_papers_numbers_for_what_they_changed(tmp_path):
+    train_dir = write_run(
+        tmp_path / "train" / "run",
+        metrics=train_metrics(32.0, "mimo_unet_plus_gopro", "mimo_unet_plus"),
+        config={"seed": 42, "paper": PLUS_PAPER, "model": {"ensemble": None}},
+        choices={"data": "gopro", "experiment": "mimo_unet_plus_gopro"},
+    )
+    ckpt = str(train_dir / "checkpoints" / "best.ckpt")
+    evaluation = {"protocol": "gopro", "model": "mimo_unet_plus", "checkpoint": ckpt}
+    evaluation |= {"split": "test", "psnr": 29.0, "ssim": 0.91, "median_seconds": 0.7}
+    write_run(
+        tmp_path / "eval" / "hide",
+        summary={**evaluation, "ensemble": None},
+        choices={"data": "hide"},
+    )
+    write_run(
+        tmp_path / "eval" / "rot4",
+        summary={**evaluation, "ensemble": "rot4", "psnr": 32.2},
+        choices={"data": None},
+    )
+    summary = report([tmp_path], tmp_path / "out")
+    assert (summary["runs"], summary["rows"]) == (3, 3)
+    markdown = (tmp_path / "out" / "report.md").read_text()
+    assert markdown.count("## mimo_unet_plus_gopro") == 1  # evaluations join their run's table
+    assert table_line(markdown, "MIMO-UNet+")[2:5] == ["32.00", "32.45", "-0.45"]
+    hide = table_line(markdown, "MIMO-UNet+ on HIDE")
+    assert hide[2:5] == ["29.00", "29.99", "-0.99"] and hide[9] == "63.7"
+    ensemble = table_line(markdown, "MIMO-UNet++")
+    assert ensemble[2:5] == ["32.20", "32.68", "-0.48"]
+    assert ensemble[9] == f"{4 * 63.732842496:.1f}"  # four forward passes
+    assert ensemble[10:12] == ["0.7000", "0.040"]
+
+
+def test_unfinished_runs_are_listed_and_left_out(tmp_path):
+    write_run(tmp_path / "0", metrics=train_metrics(30.0, "g", "mimo_unet"), config={})
+    write_run(tmp_path / "1", config={})  # crashed before metrics.json
+    report([tmp_path])
+    markdown = (tmp_path / "report.md").read_text()
+    assert "Unfinished runs (no metrics.json or summary.json), left out: 1" in markdown
+    assert f"- {tmp_path / '1'}" in markdown
+
+
+def test_multirun_jobs_keep_their_numeric_order(tmp_path):
+    for job in (2, 10, 1):
+        write_run(
+            tmp_path / str(job),
+            metrics=train_metrics(30.0 + job, "g", f"mimo_unet job={job}"),
+            config={},
+        )
+    report([tmp_path])
+    labels = [
+        line.split("|")[1].strip()
+        for line in (tmp_path / "report.md").read_text().splitlines()
+        if line.startswith("| mimo_unet")
+    ]
+    assert labels == ["mimo_unet job=1", "mimo_unet job=2", "mimo_unet job=10"]
+
+
+@pytest.mark.parametrize("make", [lambda p: p.mkdir(), lambda p: None], ids=["empty", "missing"])
+def test_the_command_line_reports_a_folder_without_runs_in_one_line(tmp_path, capsys, make):
+    folder = tmp_path / "runs"
+    make(folder)
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(folder)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {folder}")
