@@ -134,8 +134,10 @@ def _timer(restorer: Restorer, x: Tensor) -> Callable[[], Tensor]:
     return run
 
 
-def _db(a: Tensor, b: Tensor) -> float:
-    return float(psnr(a, b)[0])
+def _db(a: Tensor, b: Tensor, digits: int = 4) -> str:
+    """PSNR in dB as text with fixed decimals (the table's 3 significant digits hide differences)."""
+    value = float(psnr(a, b)[0])
+    return "inf" if value == float("inf") else f"{value:.{digits}f}"
 
 
 def tiling_table(
@@ -151,7 +153,7 @@ def tiling_table(
             "x whole",
             "extra peak MiB",
             "PSNR to whole (dB)",
-            "max |diff|",
+            "max abs diff",
             "PSNR to sharp (dB)",
         ],
         note=(
@@ -168,7 +170,7 @@ def tiling_table(
             base,
             1.0,
             peak_memory_mb(net, blurry, {}),
-            float("inf"),
+            "inf",
             0.0,
             _db(reference, sharp),
         ]
@@ -183,7 +185,7 @@ def tiling_table(
                 seconds,
                 seconds / base,
                 peak_memory_mb(net, blurry, {"tile": tile, "overlap": overlap}),
-                _db(out, reference),
+                _db(out, reference, 1),
                 float((out - reference).abs().max()),
                 _db(out, sharp),
             ]
@@ -202,11 +204,11 @@ def precision_table(net: nn.Module, blurry: Tensor, sharp: Tensor, repeats: int)
     fp32 = Restorer(net)
     reference = fp32(blurry)
     base = median_seconds(_timer(fp32, blurry), repeats=repeats)
-    table.rows.append(["fp32", base, 1.0, float("inf"), _db(reference, sharp)])
+    table.rows.append(["fp32", base, 1.0, "inf", _db(reference, sharp)])
     bf16 = Restorer(net, precision="bf16")
     out = bf16(blurry)
     seconds = median_seconds(_timer(bf16, blurry), repeats=repeats)
-    table.rows.append(["bf16", seconds, base / seconds, _db(out, reference), _db(out, sharp)])
+    table.rows.append(["bf16", seconds, base / seconds, _db(out, reference, 1), _db(out, sharp)])
     return table
 
 

@@ -44,7 +44,7 @@ class Restorer:
         net: nn.Module,
         precision: str = "fp32",
         tile: int | None = None,
-        overlap: int = 32,
+        overlap: int = 64,
         ensemble: str | None = None,
         clamp: bool = True,
     ) -> None:
