@@ -33,7 +33,7 @@ from tqdm import tqdm
 from deblurlab.errors import ConfigError
 from deblurlab.inference import Restorer
 from deblurlab.lit.deblur_module import timed
-from deblurlab.metrics import PROTOCOLS, SSIM_VARIANTS, batch_scores
+from deblurlab.metrics import PROTOCOLS, SSIM_VARIANTS, batch_scores, per_image_records
 from deblurlab.utils.build import instantiate_group
 from deblurlab.utils.ckpt import embedded_config, is_lightning_checkpoint, read_checkpoint
 from deblurlab.utils.config import config_dir, register_resolvers
@@ -148,17 +148,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         pred = run.result
         scores = batch_scores(pred, sharp, cfg.protocol)
         inputs = batch_scores(blur, sharp, cfg.protocol)
+        records += per_image_records(batch["name"], scores, inputs, run.elapsed)
         for i, name in enumerate(batch["name"]):
-            records.append(
-                {
-                    "name": name,
-                    "psnr": float(scores["psnr"][i]),
-                    "ssim": float(scores["ssim"][i]),
-                    "input_psnr": float(inputs["psnr"][i]),
-                    "input_ssim": float(inputs["ssim"][i]),
-                    "seconds": run.elapsed / len(batch["name"]),
-                }
-            )
             if len(samples) < int(cfg.get("log_images", 4)):
                 samples.append(
                     [name, records[-1]["psnr"], records[-1]["ssim"]]

@@ -28,15 +28,6 @@ ODD_DATA = ["data.source.eval_size=[37,45]", "data.source.test_samples=2"]
 TINY_NET = ["+model.net.num_res=1", "+model.net.base_channels=8"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny networks: one intra-op thread is fastest and does not oversubscribe shared CPUs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory) -> dict[str, Path]:
     """A deblurlab .ckpt (embedded config: tiny MIMO-UNet, odd-sized synthetic test images) and

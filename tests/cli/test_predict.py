@@ -23,14 +23,6 @@ from deblurlab.utils.task import run_task
 SIZES = {"a.png": (37, 45), "b.jpg": (20, 33), "c.webp": (16, 16), "d.tif": (9, 7)}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory) -> Path:
     """A deblurlab checkpoint of a tiny MIMO-UNet (random weights, embedded config)."""

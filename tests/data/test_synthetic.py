@@ -43,14 +43,18 @@ def test_camera_path_passes_through_identity_at_middle_and_has_requested_extent(
 
 def test_identity_pose_copies_pixels_exactly():
     image = load_builtin_photo("coffee").astype(np.float32) / 255
-    view = render_view(image, center=(100.0 + 15.5, 50.0 + 11.5), size=(24, 32), shift=(0, 0), angle_deg=0)
+    view = render_view(
+        image, center=(100.0 + 15.5, 50.0 + 11.5), size=(24, 32), shift=(0, 0), angle_deg=0
+    )
     np.testing.assert_array_equal(view, image[50:74, 100:132])
 
 
 def test_blurry_is_the_mean_of_shifted_frames_and_differs_from_sharp():
     image = load_builtin_photo("astronaut").astype(np.float32) / 255
     blur = BlurModel(num_frames=(9, 9), motion_px=(12.0, 12.0), quantize=False)
-    blurry, sharp = synthesize_pair(image, (0, 0, 512, 512), (64, 64), np.random.default_rng(0), blur)
+    blurry, sharp = synthesize_pair(
+        image, (0, 0, 512, 512), (64, 64), np.random.default_rng(0), blur
+    )
     assert blurry.shape == sharp.shape == (64, 64, 3)
     mse = float(np.mean((blurry - sharp) ** 2))
     assert 15.0 < 10 * np.log10(1.0 / mse) < 40.0  # visibly blurred, still the same scene
@@ -71,11 +75,11 @@ def test_validation_and_test_sets_are_fixed_and_differ(source):
     val_a = [source.val_dataset()[i] for i in range(5)]
     val_b = [source.val_dataset()[i] for i in range(5)]
     test = [source.test_dataset()[i] for i in range(5)]
-    for (b1, s1, n1), (b2, s2, n2) in zip(val_a, val_b):
+    for (b1, s1, n1), (b2, s2, n2) in zip(val_a, val_b, strict=False):
         np.testing.assert_array_equal(b1, b2)
         np.testing.assert_array_equal(s1, s2)
         assert n1 == n2
-    assert any(not np.array_equal(v[0], t[0]) for v, t in zip(val_a, test))
+    assert any(not np.array_equal(v[0], t[0]) for v, t in zip(val_a, test, strict=False))
     assert val_a[0][0].shape == (40, 56, 3) and val_a[0][0].dtype == np.float32
 
 
@@ -91,7 +95,9 @@ def test_training_samples_are_fresh_each_draw_and_reproducible_from_the_seed(sou
 
 
 def test_validation_regions_do_not_overlap_training_regions(source):
-    for (_, _, train_region), (_, _, val_region) in zip(source._split(True), source._split(False)):
+    for (_, _, train_region), (_, _, val_region) in zip(
+        source._split(True), source._split(False), strict=False
+    ):
         t_top, t_left, t_bottom, t_right = train_region
         v_top, v_left, v_bottom, v_right = val_region
         overlap_h = min(t_bottom, v_bottom) - max(t_top, v_top)

@@ -11,15 +11,6 @@ from deblurlab.inference import SelfEnsemble
 from deblurlab.models import MIMOUNet
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one intra-op thread is fastest and does not oversubscribe shared CPUs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 class Identity(nn.Module):
     """A network that returns ``[x at half size, x]`` and records its input shapes."""
 

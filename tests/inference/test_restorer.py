@@ -10,14 +10,6 @@ from deblurlab.inference import Restorer, SelfEnsemble
 from deblurlab.models import mimo_unet
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def net() -> nn.Module:
     torch.manual_seed(0)

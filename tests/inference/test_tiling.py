@@ -11,14 +11,6 @@ from torch import nn
 from deblurlab.inference import blend_weights, tile_starts, tiled_apply
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 class LocalConvNet(nn.Module):
     """``depth`` 3x3 convolutions with zero padding: translation-equivariant, receptive radius
     ``depth`` px (exactly: output at a pixel depends on inputs within ``depth`` px and the image

@@ -11,15 +11,6 @@ from deblurlab.losses.frequency import fft_l1_loss
 from deblurlab.losses.mimo import target_pyramid
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one intra-op thread is fastest and does not oversubscribe shared CPUs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def reference_loss(outputs, target, weight=0.1):
     """The release, written out: bilinear x0.25 / x0.5 targets, L1 means, fft2 real/imag L1."""
     label4 = F.interpolate(target, scale_factor=0.25, mode="bilinear")

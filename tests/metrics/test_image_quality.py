@@ -52,7 +52,9 @@ def test_scores_are_per_image_not_pooled():
     pooled_mse = ((torch.stack([a_pred, b_pred]) - torch.stack([a_t, b_t])) ** 2).mean()
     pooled = 10 * torch.log10(1 / pooled_mse)
     assert scores.shape == (2,)
-    assert float(scores.mean()) > float(pooled) + 1.0  # the mean of PSNRs is not the PSNR of the mean
+    assert (
+        float(scores.mean()) > float(pooled) + 1.0
+    )  # the mean of PSNRs is not the PSNR of the mean
 
 
 def test_quantize_rounds_not_truncates():
@@ -77,7 +79,9 @@ def test_gopro_protocol_scores_8bit_images_float_protocol_does_not():
 def test_evaluate_pair_on_uint8_arrays_and_unknown_protocol():
     rng = np.random.default_rng(6)
     target = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
-    output = np.clip(target.astype(int) + rng.integers(-5, 6, target.shape), 0, 255).astype(np.uint8)
+    output = np.clip(target.astype(int) + rng.integers(-5, 6, target.shape), 0, 255).astype(
+        np.uint8
+    )
     scores = evaluate_pair(output, target, protocol="gopro")
     assert scores["psnr"] == pytest.approx(peak_signal_noise_ratio(target, output), abs=1e-9)
     assert 0 < scores["ssim"] < 1

@@ -11,16 +11,6 @@ from torch import nn
 
 from deblurlab.models import MIMOUNet, mimo_unet, mimo_unet_plus, mimo_unet_pp
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one intra-op thread is fastest and does not oversubscribe shared CPUs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 REPO = Path(__file__).resolve().parents[2]
 TSV_DIRS = (REPO / "tests" / "data", REPO / ".." / "shared" / "design")
 

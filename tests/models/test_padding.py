@@ -9,15 +9,6 @@ from deblurlab.models import MIMOUNet
 from deblurlab.models.padding import crop_outputs, pad_to_multiple
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one intra-op thread is fastest and does not oversubscribe shared CPUs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_no_pad_returns_input_itself() -> None:
     x = torch.rand(1, 3, 8, 12)
     y, size = pad_to_multiple(x, 4)

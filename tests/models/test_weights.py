@@ -10,16 +10,6 @@ import torch
 from deblurlab.models import MIMOUNet, load_weights, mimo_unet
 from deblurlab.models.weights import WeightsMismatchError, read_state_dict
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one intra-op thread is fastest and does not oversubscribe shared CPUs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 DATA = Path(__file__).resolve().parents[1] / "data"
 
 

@@ -98,12 +98,12 @@ def training_step_table(quick: bool) -> Table:
         from deblurlab.losses import SGENetLoss
 
         losses["SGENet"] = SGENetLoss()
+    x, y = torch.rand(batch, 3, size, size), torch.rand(batch, 3, size, size)
     base = None
     for name, factory in _networks().items():
         net = factory().train()
         loss_fn = losses[name]
         optimizer = torch.optim.Adam(net.parameters(), lr=1e-4)
-        x, y = torch.rand(batch, 3, size, size), torch.rand(batch, 3, size, size)
 
         def step(net: nn.Module = net, loss_fn: nn.Module = loss_fn, opt=optimizer) -> None:
             total, _ = loss_fn(net(x), y)

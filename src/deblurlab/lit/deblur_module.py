@@ -11,7 +11,8 @@ import torch
 from torch import nn
 from torchmetrics import MaxMetric, MeanMetric
 
-from deblurlab.metrics import batch_scores, check_protocol
+from deblurlab.metrics import batch_scores, check_protocol, per_image_records
+
 
 class Timed:
     """The result of a call and the wall time it took (device synchronised)."""
@@ -67,7 +68,9 @@ class DeblurLitModule(pl.LightningModule):
     ) -> None:
         super().__init__()
         if scheduler_interval not in ("epoch", "step"):
-            raise ValueError(f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
+            raise ValueError(
+                f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}"
+            )
         self.net = net
         self.loss = loss
         self.optimizer_factory = optimizer
@@ -167,17 +170,7 @@ class DeblurLitModule(pl.LightningModule):
         self.test_ssim.update(scores["ssim"])
         self.test_input_psnr.update(inputs["psnr"])
         self.test_input_ssim.update(inputs["ssim"])
-        for i, name in enumerate(batch["name"]):
-            self.test_records.append(
-                {
-                    "name": name,
-                    "psnr": float(scores["psnr"][i]),
-                    "ssim": float(scores["ssim"][i]),
-                    "input_psnr": float(inputs["psnr"][i]),
-                    "input_ssim": float(inputs["ssim"][i]),
-                    "seconds": seconds.elapsed / len(batch["name"]),
-                }
-            )
+        self.test_records += per_image_records(batch["name"], scores, inputs, seconds.elapsed)
         return {"pred": pred.detach()}
 
     def on_test_epoch_end(self) -> None:

@@ -7,6 +7,7 @@ from deblurlab.metrics.protocol import (
     batch_scores,
     check_protocol,
     evaluate_pair,
+    per_image_records,
 )
 from deblurlab.metrics.realblur_align import Alignment, align_to_target
 
@@ -20,6 +21,7 @@ __all__ = [
     "evaluate_pair",
     "masked_psnr",
     "masked_ssim",
+    "per_image_records",
     "psnr",
     "quantize_8bit",
     "ssim",

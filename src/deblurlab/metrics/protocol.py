@@ -112,3 +112,24 @@ def _to_uint8(x: torch.Tensor) -> np.ndarray:
     """3 x H x W float tensor -> H x W x 3 uint8 (the 8-bit PNG a protocol would read)."""
     x = x.detach() if x.dtype in (torch.float32, torch.float64) else x.detach().float()
     return (quantize_8bit(x) * 255.0).round().byte().permute(1, 2, 0).cpu().numpy()
+
+
+def per_image_records(
+    names: list[str],
+    scores: dict[str, torch.Tensor],
+    inputs: dict[str, torch.Tensor],
+    seconds: float,
+) -> list[dict[str, float | str]]:
+    """One row per image (``per_image.csv``): name, output and blurry-input scores, and the batch's
+    forward time shared equally among its images."""
+    return [
+        {
+            "name": name,
+            "psnr": float(scores["psnr"][i]),
+            "ssim": float(scores["ssim"][i]),
+            "input_psnr": float(inputs["psnr"][i]),
+            "input_ssim": float(inputs["ssim"][i]),
+            "seconds": seconds / len(names),
+        }
+        for i, name in enumerate(names)
+    ]

@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import torch
-from deblurlab.errors import DataError
 from torch import Tensor, nn
+
+from deblurlab.errors import DataError
 
 # Wrappers whose prefixes are stripped: DataParallel/DDP, torch.compile.
 _WRAPPER_PREFIXES = ("module.", "_orig_mod.")
