@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -59,3 +61,15 @@ def train_config(tmp_path: Path) -> Callable[..., DictConfig]:
         return compose_config("train", (TINY if tiny else []) + list(overrides), tmp_path / "run")
 
     return make
+
+
+def run_cli(module: str, *args: str, root: Path, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run ``python -m deblurlab.<module> *args`` as a user would, with run folders under ``root``."""
+    env = {
+        **os.environ,
+        "DEBLURLAB_ROOT": str(root),
+        "WANDB_MODE": "disabled",
+        "OMP_NUM_THREADS": "1",
+    }
+    command = [sys.executable, "-m", f"deblurlab.{module}", *args]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)

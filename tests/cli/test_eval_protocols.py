@@ -7,9 +7,6 @@ import csv
 import hashlib
 import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +14,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from conftest import TINY, compose_config
+from conftest import TINY, compose_config, run_cli
 from deblurlab.data.io import to_uint8
 from deblurlab.eval import evaluate
 from deblurlab.inference import Restorer
@@ -204,28 +201,15 @@ def test_with_wandb_the_summary_and_a_table_of_sample_images_are_logged(
 
 
 def test_command_line_runs_with_tiles_ensemble_and_realblur(checkpoints, tmp_path):
-    env = {
-        **os.environ,
-        "DEBLURLAB_ROOT": str(tmp_path),
-        "WANDB_MODE": "disabled",
-        "OMP_NUM_THREADS": "1",
-    }
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "deblurlab.eval",
-            f"ckpt_path={checkpoints['ckpt']}",
-            "protocol=realblur",
-            "tile=16",
-            "overlap=8",
-            "ensemble=rot4",
-            f"hydra.run.dir={tmp_path / 'run'}",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
+    result = run_cli(
+        "eval",
+        f"ckpt_path={checkpoints['ckpt']}",
+        "protocol=realblur",
+        "tile=16",
+        "overlap=8",
+        "ensemble=rot4",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        root=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "realblur protocol" in result.stdout and str(tmp_path / "run") in result.stdout

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +12,7 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from conftest import CONF_DIR, compose_config
+from conftest import CONF_DIR, compose_config, run_cli
 from deblurlab.report import report
 from deblurlab.train import train
 from deblurlab.utils.task import run_task
@@ -165,12 +162,10 @@ def test_table4_sweeps_each_of_the_nine_paper_rows_once():
 
 
 def test_ablation_table3_runs_as_a_three_job_multirun_and_the_report_shows_it(datasets, tmp_path):
-    env = {**os.environ, "DEBLURLAB_ROOT": str(tmp_path), "WANDB_MODE": "disabled"}
-    env["OMP_NUM_THREADS"] = "1"  # see one_thread
-    command = [sys.executable, "-m", "deblurlab.train", "-m", "experiment=ablation_table3"]
+    command = ["-m", "experiment=ablation_table3"]
     command += ["debug=smoke", "logger=csv", "trainer.limit_train_batches=1"]
     command += ["schedule.max_epochs=1", f"data.root={datasets['gopro']}", *TINY_MIMO]
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    result = run_cli("train", *command, root=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
 
     (sweep_dir,) = (tmp_path / "experiments" / "runs" / "train" / "multirun").glob("*/*")

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
@@ -14,7 +11,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from conftest import TINY, compose_config
+from conftest import TINY, compose_config, run_cli
 from deblurlab.data.io import read_image, to_uint8
 from deblurlab.inference import Restorer
 from deblurlab.predict import predict
@@ -172,28 +169,15 @@ def test_only_unreadable_files_is_an_error(ckpt, tmp_path, capsys):
 
 
 def test_command_line_shows_progress_and_where_the_results_went(ckpt, photos, tmp_path):
-    env = {
-        **os.environ,
-        "DEBLURLAB_ROOT": str(tmp_path),
-        "WANDB_MODE": "disabled",
-        "OMP_NUM_THREADS": "1",
-    }
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "deblurlab.predict",
-            f"ckpt_path={ckpt}",
-            f"input={photos}",
-            "tile=16",
-            "overlap=8",
-            "precision=bf16",
-            f"hydra.run.dir={tmp_path / 'run'}",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
+    result = run_cli(
+        "predict",
+        f"ckpt_path={ckpt}",
+        f"input={photos}",
+        "tile=16",
+        "overlap=8",
+        "precision=bf16",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        root=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     out = tmp_path / "run" / "restored"  # the default output folder
