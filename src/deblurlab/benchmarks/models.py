@@ -64,7 +64,7 @@ def execution_table(quick: bool) -> Table:
     reference = _forward(net, x)()[-1]
     table = Table(
         title=f"MIMO-UNet forward options, 1 x 3 x {size} x {size}, CPU",
-        columns=["variant", "median s", "speed-up", "max |diff| to fp32"],
+        columns=["variant", "median s", "speed-up", "max abs diff to fp32"],
         note="speed-up = fp32 eager time / variant time, measured in the same run.",
     )
     base = median_seconds(_forward(net, x), repeats=repeats)
