@@ -7,7 +7,7 @@ STAMP := $(VENV)/.deblurlab-installed
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-fast lint format bench sweep clean
+.PHONY: help install train test lint format bench sweep clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -26,9 +26,6 @@ train: $(STAMP) ## quick start: train MIMO-UNet on the built-in synthetic data (
 
 test: $(STAMP) ## run the test suite (what CI runs)
 	$(BIN)/python -m pytest -q $(ARGS)
-
-test-fast: $(STAMP) ## the suite without the slow end-to-end tests
-	$(BIN)/python -m pytest -q -m "not slow" $(ARGS)
 
 lint: $(STAMP) ## ruff lint and format check
 	$(BIN)/ruff check src tests

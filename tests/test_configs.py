@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 
 import pytest
 import pytorch_lightning as pl
@@ -58,3 +59,16 @@ def test_every_option_composes_and_instantiates(group: str, option: str, tmp_pat
 def test_eval_config_composes(tmp_path) -> None:
     cfg = compose_config("eval", ["ckpt_path=x.ckpt", "data=synthetic", "model=sgenet"], tmp_path)
     assert cfg.protocol == "gopro" and cfg.model.name == "sgenet"
+
+
+def test_run_folders_are_unique_per_job_even_within_one_second(tmp_path) -> None:
+    from hydra import compose, initialize_config_dir
+
+    dirs = []
+    for _ in range(2):
+        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+            cfg = compose("train", return_hydra_config=True)
+        dirs.append(str(cfg.hydra.run.dir))
+    assert dirs[0] != dirs[1]  # microseconds in the name
+    for d in dirs:
+        assert d.endswith(f"_{os.getpid()}")  # and the process id, for jobs started in parallel

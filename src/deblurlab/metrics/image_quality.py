@@ -8,8 +8,6 @@ use_sample_covariance=False, channel_axis=-1, data_range=...)``.
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 
@@ -64,11 +62,6 @@ def ssim(
 ) -> torch.Tensor:
     """Per-channel Gaussian SSIM averaged over channels, for each image of a batch -> B values."""
     return ssim_map(pred, target, data_range, sigma).mean(dim=(1, 2, 3))
-
-
-def psnr_from_mse(mse: float, data_range: float = 1.0) -> float:
-    """PSNR in dB from a mean squared error (inf when the error is zero)."""
-    return math.inf if mse == 0 else 10.0 * math.log10(data_range**2 / mse)
 
 
 def masked_psnr(
