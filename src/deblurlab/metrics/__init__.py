@@ -1,6 +1,6 @@
 """Image-quality metrics and the named evaluation protocols."""
 
-from deblurlab.metrics.image_quality import masked_psnr, masked_ssim, psnr, quantize_8bit, ssim
+from deblurlab.metrics.image_quality import masked_psnr, masked_ssim, psnr, ssim
 from deblurlab.metrics.protocol import (
     PROTOCOLS,
     SSIM_VARIANTS,
@@ -10,6 +10,7 @@ from deblurlab.metrics.protocol import (
     per_image_records,
 )
 from deblurlab.metrics.realblur_align import Alignment, align_to_target
+from deblurlab.quantize import quantize_8bit
 
 __all__ = [
     "PROTOCOLS",
