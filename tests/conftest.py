@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 import subprocess
 import sys
@@ -10,11 +11,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
+from hydra import compose, initialize_config_module
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
-from deblurlab.utils.config import config_dir, register_resolvers
+from deblurlab.run.config import register_resolvers
 
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
@@ -24,7 +25,9 @@ torch.set_num_threads(1)
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 register_resolvers()
 
-CONF_DIR: Path = config_dir()
+# The configs ship inside the package; tests compose them as the commands do (through the package).
+CONF_MODULE = "deblurlab.conf"
+CONF_DIR: Path = Path(str(importlib.resources.files(CONF_MODULE)))
 
 # A network and data small enough for seconds-long end-to-end runs on a CPU.
 TINY = [
@@ -42,8 +45,8 @@ TINY = [
 
 
 def compose_config(name: str, overrides: list[str], output_dir: Path | None = None) -> DictConfig:
-    """Compose ``conf/<name>.yaml`` with ``overrides`` as the command line would."""
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+    """Compose ``deblurlab/conf/<name>.yaml`` with ``overrides`` as the command line would."""
+    with initialize_config_module(CONF_MODULE, version_base="1.3"):
         cfg = compose(name, overrides=overrides, return_hydra_config=True)
     HydraConfig.instance().set_config(cfg)
     with open_dict(cfg):

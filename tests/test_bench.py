@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from deblurlab.bench import SECTIONS, main
 from deblurlab.benchmarks import Table
+from deblurlab.cli.bench import SECTIONS, main
 
 
 def test_table_renders_markdown_with_a_note():

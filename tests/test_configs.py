@@ -12,10 +12,15 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from conftest import CONF_DIR, compose_config
-from deblurlab.utils.build import build_module, instantiate_group
+from conftest import CONF_DIR, CONF_MODULE, compose_config
+from deblurlab.run.build import build_module, instantiate_group
 
-SKIP_GROUPS = {"hydra", "local", "hparams_search"}  # hparams_search: needs the optuna plugin
+SKIP_GROUPS = {
+    "hydra",
+    "local",
+    "hparams_search",
+    "__pycache__",
+}  # hparams_search: needs the optuna plugin
 GROUPS = sorted(p.name for p in CONF_DIR.iterdir() if p.is_dir() and p.name not in SKIP_GROUPS)
 CASES = [(g, f.stem) for g in GROUPS for f in sorted((CONF_DIR / g).glob("*.yaml"))]
 
@@ -62,11 +67,11 @@ def test_eval_config_composes(tmp_path) -> None:
 
 
 def test_run_folders_are_unique_per_job_even_within_one_second(tmp_path) -> None:
-    from hydra import compose, initialize_config_dir
+    from hydra import compose, initialize_config_module
 
     dirs = []
     for _ in range(2):
-        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        with initialize_config_module(CONF_MODULE, version_base="1.3"):
             cfg = compose("train", return_hydra_config=True)
         dirs.append(str(cfg.hydra.run.dir))
     assert dirs[0] != dirs[1]  # microseconds in the name

@@ -11,3 +11,8 @@ class ConfigError(DeblurlabError):
 
 class DataError(DeblurlabError):
     """A dataset file or folder is missing, unreadable or inconsistent; the message names the path."""
+
+
+class CheckpointError(DataError):
+    """A checkpoint or weight file is missing, unreadable, or not what was expected; the message
+    names the file."""

@@ -11,16 +11,16 @@ import subprocess
 import sys
 
 import pytest
-from hydra import compose, initialize_config_dir
+from hydra import compose, initialize_config_module
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import OmegaConf, open_dict
 
-from conftest import CONF_DIR, TINY, compose_config
+from conftest import CONF_MODULE, TINY, compose_config
 from deblurlab.errors import ConfigError
-from deblurlab.eval import evaluate
-from deblurlab.train import train
-from deblurlab.utils.config import check_train_config, starts_rank_processes
+from deblurlab.run.config import check_train_config, starts_rank_processes
+from deblurlab.tasks.evaluate import evaluate
+from deblurlab.tasks.train import train
 
 
 def test_ddp_cpu_trains_checkpoints_once_and_reduces_validation_over_both_ranks(tmp_path):
@@ -86,7 +86,7 @@ def hydra_runtime():
 
 def multirun_config(*overrides: str):
     """A composed train config whose Hydra runtime says: a job of a multirun."""
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+    with initialize_config_module(CONF_MODULE, version_base="1.3"):
         cfg = compose("train", list(overrides), return_hydra_config=True)
     with open_dict(cfg):
         cfg.hydra.mode = RunMode.MULTIRUN
@@ -116,7 +116,15 @@ def test_the_slurm_launcher_asks_for_one_task_per_gpu_of_the_trainer(hydra_runti
 def test_the_command_line_refuses_ddp_in_a_local_multirun_in_one_line(tmp_path):
     env = {**os.environ, "DEBLURLAB_ROOT": str(tmp_path), "WANDB_MODE": "disabled"}
     result = subprocess.run(
-        [sys.executable, "-m", "deblurlab.train", "-m", "trainer=ddp", "seed=1,2", "logger=none"],
+        [
+            sys.executable,
+            "-m",
+            "deblurlab.cli.train",
+            "-m",
+            "trainer=ddp",
+            "seed=1,2",
+            "logger=none",
+        ],
         capture_output=True,
         text=True,
         env=env,

@@ -15,11 +15,11 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from conftest import TINY, compose_config, run_cli
-from deblurlab.data.io import to_uint8
-from deblurlab.eval import evaluate
 from deblurlab.inference import Restorer
 from deblurlab.metrics import SSIM_VARIANTS, evaluate_pair
-from deblurlab.utils.task import run_task
+from deblurlab.quantize import to_uint8
+from deblurlab.run.task import run_task
+from deblurlab.tasks.evaluate import evaluate
 
 ODD_DATA = ["data.source.eval_size=[37,45]", "data.source.test_samples=2"]
 TINY_NET = ["+model.net.num_res=1", "+model.net.base_channels=8"]
@@ -202,7 +202,7 @@ def test_with_wandb_the_summary_and_a_table_of_sample_images_are_logged(
 
 def test_command_line_runs_with_tiles_ensemble_and_realblur(checkpoints, tmp_path):
     result = run_cli(
-        "eval",
+        "cli.evaluate",
         f"ckpt_path={checkpoints['ckpt']}",
         "protocol=realblur",
         "tile=16",

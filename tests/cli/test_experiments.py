@@ -8,14 +8,14 @@ import math
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
+from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from conftest import CONF_DIR, compose_config, run_cli
-from deblurlab.report import report
-from deblurlab.train import train
-from deblurlab.utils.task import run_task
+from conftest import CONF_DIR, CONF_MODULE, compose_config, run_cli
+from deblurlab.run.task import run_task
+from deblurlab.tasks.report import report
+from deblurlab.tasks.train import train
 from fixtures.datasets import make_gopro, make_hide, make_realblur
 
 EXPERIMENTS = sorted(
@@ -62,7 +62,7 @@ TABLE4_ROWS = {
 
 def sweep_params(experiment: str) -> dict[str, str]:
     """``hydra.sweeper.params`` of an experiment, as ``-m experiment=<name>`` would read them."""
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+    with initialize_config_module(CONF_MODULE, version_base="1.3"):
         cfg = compose("train", [f"experiment={experiment}"], return_hydra_config=True)
     return dict(cfg.hydra.sweeper.params or {})
 
@@ -165,7 +165,7 @@ def test_ablation_table3_runs_as_a_three_job_multirun_and_the_report_shows_it(da
     command = ["-m", "experiment=ablation_table3"]
     command += ["debug=smoke", "logger=csv", "trainer.limit_train_batches=1"]
     command += ["schedule.max_epochs=1", f"data.root={datasets['gopro']}", *TINY_MIMO]
-    result = run_cli("train", *command, root=tmp_path)
+    result = run_cli("cli.train", *command, root=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
 
     (sweep_dir,) = (tmp_path / "experiments" / "runs" / "train" / "multirun").glob("*/*")
@@ -193,7 +193,7 @@ def test_ablation_table3_runs_as_a_three_job_multirun_and_the_report_shows_it(da
 
 def test_the_optuna_example_composes_when_the_plugin_is_installed():
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+    with initialize_config_module(CONF_MODULE, version_base="1.3"):
         cfg = compose(
             "train",
             ["hparams_search=optuna_lr", "experiment=mimo_unet_gopro"],

@@ -10,10 +10,10 @@ import torch
 
 from conftest import TINY, compose_config
 from deblurlab.data.io import read_image, write_image
-from deblurlab.eval import evaluate
-from deblurlab.predict import predict
-from deblurlab.train import train
-from deblurlab.utils.task import run_task
+from deblurlab.run.task import run_task
+from deblurlab.tasks.evaluate import evaluate
+from deblurlab.tasks.predict import predict
+from deblurlab.tasks.train import train
 
 TINY_DATA = [o for o in TINY if not o.startswith("+model.net.")]
 TINY_NET = {

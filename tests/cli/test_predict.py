@@ -12,10 +12,11 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from conftest import TINY, compose_config, run_cli
-from deblurlab.data.io import read_image, to_uint8
+from deblurlab.data.io import read_image
 from deblurlab.inference import Restorer
-from deblurlab.predict import predict
-from deblurlab.utils.task import run_task
+from deblurlab.quantize import to_uint8
+from deblurlab.run.task import run_task
+from deblurlab.tasks.predict import predict
 
 SIZES = {"a.png": (37, 45), "b.jpg": (20, 33), "c.webp": (16, 16), "d.tif": (9, 7)}
 
@@ -170,7 +171,7 @@ def test_only_unreadable_files_is_an_error(ckpt, tmp_path, capsys):
 
 def test_command_line_shows_progress_and_where_the_results_went(ckpt, photos, tmp_path):
     result = run_cli(
-        "predict",
+        "cli.predict",
         f"ckpt_path={ckpt}",
         f"input={photos}",
         "tile=16",

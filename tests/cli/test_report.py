@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from deblurlab.report import main, report
+from deblurlab.cli.report import main
+from deblurlab.tasks.report import report
 
 PLUS_PAPER = {
     "source": "Cho et al., ICCV 2021",

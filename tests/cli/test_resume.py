@@ -14,8 +14,8 @@ import torch
 from omegaconf import OmegaConf
 
 from conftest import TINY
-from deblurlab.train import main
-from deblurlab.utils.resume import resume_argv
+from deblurlab.cli.train import main
+from deblurlab.run.resume import resume_argv
 
 
 def deblurlab_train(*args: str, root: Path) -> subprocess.CompletedProcess:
@@ -26,7 +26,7 @@ def deblurlab_train(*args: str, root: Path) -> subprocess.CompletedProcess:
         "OMP_NUM_THREADS": "1",
     }
     result = subprocess.run(
-        [sys.executable, "-m", "deblurlab.train", *args],
+        [sys.executable, "-m", "deblurlab.cli.train", *args],
         capture_output=True,
         text=True,
         env=env,

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from conftest import compose_config, run_cli
-from deblurlab.eval import evaluate
-from deblurlab.train import train
-from deblurlab.utils.task import run_task
+from deblurlab.run.task import run_task
+from deblurlab.tasks.evaluate import evaluate
+from deblurlab.tasks.train import train
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +91,7 @@ def test_wandb_is_closed_and_error_is_one_line_when_a_job_fails(train_config, ca
 
 
 def test_command_line_reports_a_bad_config_key_in_one_line_and_exits_non_zero(tmp_path):
-    result = run_cli("train", "data.crop_size=-3", "logger=none", root=tmp_path)
+    result = run_cli("cli.train", "data.crop_size=-3", "logger=none", root=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
         "error: data.crop_size must be a positive integer, got -3"

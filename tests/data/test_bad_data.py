@@ -13,8 +13,8 @@ from conftest import TINY, compose_config
 from deblurlab.data import DeblurDataModule, PairedFolderSource
 from deblurlab.data.io import read_image_raw
 from deblurlab.errors import DataError
-from deblurlab.train import train
-from deblurlab.utils.task import run_task
+from deblurlab.run.task import run_task
+from deblurlab.tasks.train import train
 from fixtures.datasets import fake_pair, make_folder, make_gopro, make_realblur, write_png
 
 

@@ -16,7 +16,7 @@ from conftest import TINY, compose_config
 from deblurlab.data import DeblurDataModule, PairedFolderSource
 from deblurlab.data.layouts import KNOWN_COUNTS
 from deblurlab.errors import ConfigError, DataError
-from deblurlab.train import train
+from deblurlab.tasks.train import train
 from fixtures.datasets import fake_pair, make_folder, make_gopro, make_hide, make_realblur
 
 # The TINY overrides that do not belong to the synthetic source (image layouts have none of them).

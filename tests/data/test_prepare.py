@@ -6,8 +6,8 @@ import pytest
 
 from conftest import compose_config
 from deblurlab.data import DecodedCache
-from deblurlab.prepare import prepare
-from deblurlab.utils.task import run_task
+from deblurlab.run.task import run_task
+from deblurlab.tasks.prepare import prepare
 from fixtures.datasets import make_folder, make_gopro, make_hide
 
 

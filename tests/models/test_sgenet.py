@@ -7,7 +7,7 @@ import importlib
 import pytest
 import torch
 
-from deblurlab.losses.sgenet import SGENetLoss
+from deblurlab.losses.sgenet import SGENET_SIZE_MULTIPLE, SGENetLoss
 from deblurlab.models.sgenet import CEM, CSAM, RDM, SAM, SGENet
 from deblurlab.models.sgenet import sgenet as sgenet_factory
 
@@ -155,6 +155,8 @@ def test_rejects_bad_arguments() -> None:
 
 def test_size_multiple() -> None:
     assert SGENet.size_multiple == 4
+    # the loss pads targets like the network pads inputs, without importing models/
+    assert SGENet.size_multiple == SGENET_SIZE_MULTIPLE
 
 
 def test_tied_rdm_equals_untied_rdm_with_copied_weights() -> None:

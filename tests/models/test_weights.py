@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from deblurlab.errors import CheckpointError
 from deblurlab.models import MIMOUNet, load_weights, mimo_unet
 from deblurlab.models.weights import WeightsMismatchError, read_state_dict
 
@@ -113,7 +114,7 @@ def test_shape_mismatch(tmp_path: Path) -> None:
 def test_unreadable_file(tmp_path: Path) -> None:
     path = tmp_path / "junk.pkl"
     path.write_bytes(b"not a checkpoint")
-    with pytest.raises(RuntimeError, match="junk.pkl"):
+    with pytest.raises(CheckpointError, match="junk.pkl"):
         load_weights(small(0), path)
     torch.save({"epoch": 3}, path)
     with pytest.raises(WeightsMismatchError, match="no state dict found"):

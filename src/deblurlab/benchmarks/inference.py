@@ -52,14 +52,11 @@ def synthetic_pair(height: int, width: int, seed: int = 0) -> tuple[Tensor, Tens
 def load_network(ckpt: str | None, quick: bool) -> tuple[nn.Module, str]:
     """The network to measure and a description: a checkpoint's, else seeded random MIMO-UNet."""
     if ckpt:
-        from hydra.utils import instantiate
+        from deblurlab.inference.loading import build_network, resolve_model_config
 
-        from deblurlab.models import load_weights
-        from deblurlab.utils.ckpt import embedded_config, read_checkpoint
-
-        config = embedded_config(read_checkpoint(ckpt), ckpt)
-        net = load_weights(instantiate(config.model.net), ckpt)
-        return net.eval(), f"{config.model.name} from {ckpt}"
+        loaded = resolve_model_config(ckpt, None)
+        net = build_network(loaded.model_cfg, ckpt)
+        return net.eval(), f"{loaded.model_cfg.name} from {ckpt}"
     from deblurlab.models import mimo_unet
 
     torch.manual_seed(0)

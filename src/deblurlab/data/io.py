@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from deblurlab.errors import DataError
+from deblurlab.quantize import to_uint8
 
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -78,11 +79,6 @@ def read_image(path: str | Path) -> np.ndarray:
     scaled by 65535, so every common format arrives in the same form.
     """
     return to_float(read_image_raw(path))
-
-
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    """Round a float image in [0, 1] to uint8 (round half up after clamping, not truncation)."""
-    return np.clip(np.floor(image * 255.0 + 0.5), 0, 255).astype(np.uint8)
 
 
 def write_image(path: str | Path, image: np.ndarray) -> None:

@@ -28,6 +28,27 @@ from deblurlab.errors import ConfigError, DataError
 LAYOUTS: tuple[str, ...] = ("gopro", "realblur_j", "realblur_r", "hide", "folder")
 GOPRO_VARIANTS: tuple[str, ...] = ("blur", "blur_gamma")
 
+# THE table of the splits each layout has on disk. ``folder`` may also hold a ``val`` folder, which
+# validation then uses; every other layout validates on (a spread of) its test split.
+LAYOUT_SPLITS: dict[str, tuple[str, ...]] = {
+    "gopro": ("train", "test"),
+    "realblur_j": ("train", "test"),
+    "realblur_r": ("train", "test"),
+    "hide": ("test",),
+    "folder": ("train", "test"),
+}
+OPTIONAL_SPLITS: dict[str, tuple[str, ...]] = {"folder": ("val",)}
+
+
+def splits_on_disk(root: Path, layout: str) -> list[str]:
+    """The splits ``layout`` has under ``root``: its fixed ones plus optional ones that exist."""
+    if layout not in LAYOUT_SPLITS:
+        raise ConfigError(f"data.source.layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    optional = [s for s in OPTIONAL_SPLITS.get(layout, ()) if (root / s).is_dir()]
+    fixed = LAYOUT_SPLITS[layout]
+    return [s for s in ("train", "val", "test") if s in fixed or s in optional]
+
+
 # Published split sizes (docs/data.md); a different count is logged as a warning.
 KNOWN_COUNTS: dict[tuple[str, str], int] = {
     ("gopro", "train"): 2103,
@@ -184,16 +205,22 @@ def hide_pairs(root: Path) -> list[Pair]:
 
 def find_pairs(root: Path, layout: str, split: str, variant: str = "blur") -> list[Pair]:
     """The pairs of ``split`` (train | val | test) in ``layout``; ``val`` exists only for folder."""
+    if layout in LAYOUT_SPLITS and split not in LAYOUT_SPLITS[layout] + OPTIONAL_SPLITS.get(
+        layout, ()
+    ):
+        if layout == "hide" and split == "train":
+            raise ConfigError(
+                "data=hide has no training split (HIDE is scored with GoPro-trained models): "
+                "train on data=gopro, then evaluate with data=hide, or set train=false"
+            )
+        raise ConfigError(
+            f"data={layout} has no {split} split (it has: {', '.join(LAYOUT_SPLITS[layout])})"
+        )
     if layout == "gopro":
         return gopro_pairs(root, split, variant)
     if layout in ("realblur_j", "realblur_r"):
         return realblur_pairs(root, layout[-1], split)
     if layout == "hide":
-        if split == "train":
-            raise ConfigError(
-                "data=hide has no training split (HIDE is scored with GoPro-trained models): "
-                "train on data=gopro, then evaluate with data=hide, or set train=false"
-            )
         return hide_pairs(root)
     if layout == "folder":
         return folder_pairs(root, split, variant)

@@ -18,7 +18,14 @@ from torch.utils.data import Dataset
 from deblurlab.data.cache import DecodedCache, load_cached
 from deblurlab.data.checks import check_pairs
 from deblurlab.data.io import read_image_raw
-from deblurlab.data.layouts import GOPRO_VARIANTS, KNOWN_COUNTS, LAYOUTS, Pair, find_pairs
+from deblurlab.data.layouts import (
+    GOPRO_VARIANTS,
+    KNOWN_COUNTS,
+    LAYOUTS,
+    Pair,
+    find_pairs,
+    splits_on_disk,
+)
 from deblurlab.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -129,9 +136,7 @@ class PairedFolderSource:
     def _disk_split(self, split: str) -> str:
         if split != "val":
             return split
-        if self.layout == "folder" and (self.root_path() / "val").is_dir():
-            return "val"
-        return "test"
+        return "val" if "val" in splits_on_disk(self.root_path(), self.layout) else "test"
 
     def pairs(self, split: str) -> list[Pair]:
         """The pairs of ``split`` (train | val | test), found on first use (no checks of pixels)."""

@@ -30,6 +30,7 @@ from torch.utils.data import Dataset
 from deblurlab.data.io import is_image_file, read_image
 from deblurlab.data.photos import load_builtin_photos
 from deblurlab.errors import ConfigError, DataError
+from deblurlab.quantize import to_uint8
 
 BLUR_MODES: tuple[str, ...] = ("frames", "kernel")
 DEFAULT_GAMMA: dict[str, float] = {"frames": 1.0, "kernel": 2.2}
@@ -181,8 +182,8 @@ def synthesize_pair(
         blurry = blurry + rng.normal(scale=blur.noise_std, size=blurry.shape).astype(np.float32)
         blurry = np.clip(blurry, 0.0, 1.0)
     if blur.quantize:  # GoPro frames are 8-bit PNGs
-        blurry = np.round(blurry * 255.0) / 255.0
-        sharp = np.round(sharp * 255.0) / 255.0
+        blurry = to_uint8(blurry).astype(np.float32) / np.float32(255.0)
+        sharp = to_uint8(sharp).astype(np.float32) / np.float32(255.0)
     return blurry.astype(np.float32), sharp.astype(np.float32)
 
 

@@ -7,7 +7,7 @@ from torch import Tensor, nn
 
 from deblurlab.inference.ensemble import SelfEnsemble
 from deblurlab.inference.tiling import tiled_apply
-from deblurlab.models.padding import pad_to_multiple
+from deblurlab.resample import pad_to_multiple
 
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 ENSEMBLES: tuple[str, ...] = ("rot4", "x8")

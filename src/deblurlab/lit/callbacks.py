@@ -11,7 +11,8 @@ import torch
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
 
-from deblurlab.data.io import to_uint8, write_image
+from deblurlab.data.io import write_image
+from deblurlab.quantize import to_uint8
 
 
 def make_grid(rows: list[list[torch.Tensor]], pad: int = 4) -> np.ndarray:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -12,26 +11,7 @@ from torch import nn
 from torchmetrics import MaxMetric, MeanMetric
 
 from deblurlab.metrics import batch_scores, check_protocol, per_image_records
-
-
-class Timed:
-    """The result of a call and the wall time it took (device synchronised)."""
-
-    def __init__(self, result: Any, elapsed: float) -> None:
-        self.result = result
-        self.elapsed = elapsed
-
-
-def timed(fn: Callable[[], Any], device: torch.device) -> Timed:
-    """Run ``fn`` and measure it; on a GPU, synchronise before and after so the time is real."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    start = time.perf_counter()
-    result = fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return Timed(result, time.perf_counter() - start)
-
+from deblurlab.timing import timed
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., Any]
@@ -84,7 +64,8 @@ class DeblurLitModule(pl.LightningModule):
         self.input_psnr, self.input_ssim = MeanMetric(), MeanMetric()
         self.test_psnr, self.test_ssim = MeanMetric(), MeanMetric()
         self.test_input_psnr, self.test_input_ssim = MeanMetric(), MeanMetric()
-        self.input_scored = False
+        # blurry-input scores of the fixed validation set, computed once (kept in checkpoints)
+        self.input_values: dict[str, float] | None = None
         self.test_records: list[dict[str, Any]] = []
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -114,6 +95,26 @@ class DeblurLitModule(pl.LightningModule):
             "lr_scheduler": {"scheduler": scheduler, "interval": self.scheduler_interval},
         }
 
+    # --- scoring (shared by validation and test) ------------------------------------------------
+    def score_batch(
+        self, batch: dict[str, Any], net: nn.Module, score_input: bool
+    ) -> dict[str, Any]:
+        """Restore ``batch["blur"]`` with ``net`` (timed) and score it per image under the protocol.
+
+        Returns ``pred`` (full-size output), ``scores`` and, when ``score_input``, ``inputs`` (the
+        blurry input scored against the same sharp image), each ``{"psnr": B, "ssim": B}``, and the
+        batch's forward ``seconds``.
+        """
+        run = timed(lambda: net(batch["blur"])[-1], batch["blur"].device)
+        scored: dict[str, Any] = {
+            "pred": run.result,
+            "scores": batch_scores(run.result, batch["sharp"], self.protocol),
+            "seconds": run.elapsed,
+        }
+        if score_input:
+            scored["inputs"] = batch_scores(batch["blur"], batch["sharp"], self.protocol)
+        return scored
+
     # --- validation -----------------------------------------------------------------------------
     def on_validation_epoch_start(self) -> None:
         # Fresh states in this process: under ddp_spawn (trainer=ddp_cpu) the metric states arrive
@@ -123,15 +124,14 @@ class DeblurLitModule(pl.LightningModule):
             metric.reset()
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, torch.Tensor]:
-        pred = self.net(batch["blur"])[-1]
-        scores = batch_scores(pred, batch["sharp"], self.protocol)
-        self.val_psnr.update(scores["psnr"])
-        self.val_ssim.update(scores["ssim"])
-        if not self.input_scored and not self.trainer.sanity_checking:
-            inputs = batch_scores(batch["blur"], batch["sharp"], self.protocol)
-            self.input_psnr.update(inputs["psnr"])
-            self.input_ssim.update(inputs["ssim"])
-        return {"pred": pred.detach()}
+        score_input = self.input_values is None and not self.trainer.sanity_checking
+        scored = self.score_batch(batch, self.net, score_input)
+        self.val_psnr.update(scored["scores"]["psnr"])
+        self.val_ssim.update(scored["scores"]["ssim"])
+        if score_input:
+            self.input_psnr.update(scored["inputs"]["psnr"])
+            self.input_ssim.update(scored["inputs"]["ssim"])
+        return {"pred": scored["pred"].detach()}
 
     def on_validation_epoch_end(self) -> None:
         psnr = self.val_psnr.compute()
@@ -145,8 +145,7 @@ class DeblurLitModule(pl.LightningModule):
             # the sanity check must not count towards the best PSNR
             self.val_psnr_best.reset()
             return
-        if not self.input_scored:
-            self.input_scored = True
+        if self.input_values is None:
             self.input_values = {
                 "input/psnr": float(self.input_psnr.compute()),
                 "input/ssim": float(self.input_ssim.compute()),
@@ -162,16 +161,14 @@ class DeblurLitModule(pl.LightningModule):
 
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, torch.Tensor]:
         net = self.eval_net if self.eval_net is not None else self.net
-        seconds = timed(lambda: net(batch["blur"])[-1], batch["blur"].device)
-        pred = seconds.result
-        scores = batch_scores(pred, batch["sharp"], self.protocol)
-        inputs = batch_scores(batch["blur"], batch["sharp"], self.protocol)
+        scored = self.score_batch(batch, net, score_input=True)
+        scores, inputs = scored["scores"], scored["inputs"]
         self.test_psnr.update(scores["psnr"])
         self.test_ssim.update(scores["ssim"])
         self.test_input_psnr.update(inputs["psnr"])
         self.test_input_ssim.update(inputs["ssim"])
-        self.test_records += per_image_records(batch["name"], scores, inputs, seconds.elapsed)
-        return {"pred": pred.detach()}
+        self.test_records += per_image_records(batch["name"], scores, inputs, scored["seconds"])
+        return {"pred": scored["pred"].detach()}
 
     def on_test_epoch_end(self) -> None:
         self.log("test/psnr", self.test_psnr.compute())
@@ -183,10 +180,9 @@ class DeblurLitModule(pl.LightningModule):
 
     # --- checkpoint state -----------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["deblurlab_input_metrics"] = getattr(self, "input_values", None)
+        checkpoint["deblurlab_input_metrics"] = self.input_values
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         values = checkpoint.get("deblurlab_input_metrics")
         if values:
             self.input_values = values
-            self.input_scored = True

@@ -6,10 +6,12 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from ..models.padding import pad_to_multiple
-from ..models.sgenet import SGENet, downsample_half
-from .charbonnier import charbonnier
-from .edge import LaplacianEdgeLoss
+from deblurlab.losses.charbonnier import charbonnier
+from deblurlab.losses.edge import LaplacianEdgeLoss
+from deblurlab.resample import downsample_half, pad_to_multiple
+
+# SGENet pads its input to a multiple of 4 (``SGENet.size_multiple``; a test keeps the two equal).
+SGENET_SIZE_MULTIPLE = 4
 
 
 def _halvings(full: tuple[int, int], size: tuple[int, int], limit: int = 16) -> int:
@@ -25,9 +27,9 @@ def sgenet_targets(target: Tensor, outputs: Sequence[Tensor]) -> list[Tensor]:
     """The target at the scale of every output, built the way the network builds its inputs.
 
     A ``1/2^k`` target is the full target padded exactly like the network pads its input (to
-    ``SGENet.size_multiple``, reflect at the bottom/right), downsampled ``k`` times by the network's own bilinear
-    x0.5 (:func:`deblurlab.models.sgenet.downsample_half`) and cropped to the output's size. On
-    sizes divisible by ``2^k`` this is just ``k`` bilinear halvings; otherwise the last row/column
+    ``SGENet.size_multiple``, reflect at the bottom/right), downsampled ``k`` times by the
+    network's own bilinear x0.5 (:func:`deblurlab.resample.downsample_half`) and cropped to the
+    output's size. On sizes divisible by ``2^k`` this is just ``k`` bilinear halvings; otherwise the last row/column
     matches the network's padded input.
     """
     full = tuple(target.shape[-2:])
@@ -40,7 +42,7 @@ def sgenet_targets(target: Tensor, outputs: Sequence[Tensor]) -> list[Tensor]:
             result.append(target)
             continue
         if k not in pyramid:
-            t, _ = pad_to_multiple(target, max(SGENet.size_multiple, 1 << k))
+            t, _ = pad_to_multiple(target, max(SGENET_SIZE_MULTIPLE, 1 << k))
             for _ in range(k):
                 t = downsample_half(t)
             pyramid[k] = t[..., : size[0], : size[1]]

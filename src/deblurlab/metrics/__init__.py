@@ -1,6 +1,6 @@
 """Image-quality metrics and the named evaluation protocols."""
 
-from deblurlab.metrics.image_quality import masked_psnr, masked_ssim, psnr, quantize_8bit, ssim
+from deblurlab.metrics.image_quality import masked_psnr, masked_ssim, psnr, ssim
 from deblurlab.metrics.protocol import (
     MATLAB_SSIM_PROTOCOLS,
     PROTOCOLS,
@@ -13,6 +13,7 @@ from deblurlab.metrics.protocol import (
 )
 from deblurlab.metrics.realblur_align import Alignment, align_to_target
 from deblurlab.metrics.ssim_matlab import ssim_matlab
+from deblurlab.quantize import quantize_8bit
 
 __all__ = [
     "MATLAB_SSIM_PROTOCOLS",

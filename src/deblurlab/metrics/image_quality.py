@@ -12,11 +12,6 @@ import torch
 import torch.nn.functional as F
 
 
-def quantize_8bit(x: torch.Tensor) -> torch.Tensor:
-    """Clamp to [0, 1] and round half up to 256 levels (as saving an 8-bit PNG does; not truncation)."""
-    return torch.floor(x.clamp(0.0, 1.0) * 255.0 + 0.5) / 255.0
-
-
 def psnr(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
     """PSNR of each image of a batch (B x C x H x W) -> B values (inf for identical images)."""
     diff = (pred.double() - target.double()).flatten(1)

@@ -12,9 +12,10 @@ import functools
 import numpy as np
 import torch
 
-from deblurlab.metrics.image_quality import masked_psnr, masked_ssim, psnr, quantize_8bit, ssim
+from deblurlab.metrics.image_quality import masked_psnr, masked_ssim, psnr, ssim
 from deblurlab.metrics.realblur_align import align_to_target
 from deblurlab.metrics.ssim_matlab import ssim_matlab
+from deblurlab.quantize import quantize_8bit, to_uint8
 
 PROTOCOLS: dict[str, str] = {
     "gopro": "clamp, round to 8 bits, RGB PSNR per image (GoPro/HIDE tables)",
@@ -124,8 +125,7 @@ def _tensors(*arrays: np.ndarray) -> list[torch.Tensor]:
 
 def _to_uint8(x: torch.Tensor) -> np.ndarray:
     """3 x H x W float tensor -> H x W x 3 uint8 (the 8-bit PNG a protocol would read)."""
-    x = x.detach() if x.dtype in (torch.float32, torch.float64) else x.detach().float()
-    return (quantize_8bit(x) * 255.0).round().byte().permute(1, 2, 0).cpu().numpy()
+    return to_uint8(x.permute(1, 2, 0))
 
 
 def per_image_records(

@@ -13,8 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from deblurlab.resample import crop_outputs, pad_to_multiple
+
 from .blocks import BasicConv, DBlock, EBlock
-from .padding import crop_outputs, pad_to_multiple
 
 Fusion = Literal["fam", "concat", "sum"]
 FUSIONS = ("fam", "concat", "sum")

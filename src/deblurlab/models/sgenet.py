@@ -1,7 +1,7 @@
 """SGENet: supervised-guidance enhancement network for motion deblurring.
 
-No public code exists for SGENet; this is a from-scratch build of the project specification
-(``shared/design/sgenet.md``), which reconstructs the paper's design on MPRNet's conventions. Every
+No public code exists for SGENet; this is a from-scratch build of the project's specification
+(restated in docs/models.md), which reconstructs the paper's design on MPRNet's conventions. Every
 choice that the paper does not state is tagged in :class:`SGENet`'s docstring: **[P~]** garbled in
 the paper and reconstructed, **[O]** our own choice. Everything else is [P] (paper), [M] (MPRNet's
 released code) or [S] (SKNet / MIRNet selective-kernel fusion).
@@ -16,19 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .padding import crop_outputs, pad_to_multiple
+from deblurlab.resample import crop_outputs, downsample_half, pad_to_multiple
 
 Supervise = Literal["all6", "stage2", "scales3"]
 SUPERVISE = ("all6", "stage2", "scales3")
-
-
-def downsample_half(x: Tensor) -> Tensor:
-    """Bilinear x0.5, ``align_corners=False``, no antialias [M].
-
-    On even sizes this is exactly a 2x2 average. The network builds its half-scale input with it
-    and :class:`deblurlab.losses.SGENetLoss` builds the half-scale targets with the same function.
-    """
-    return F.interpolate(x, scale_factor=0.5, mode="bilinear", align_corners=False)
 
 
 def _upsample_double(x: Tensor) -> Tensor:

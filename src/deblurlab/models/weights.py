@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-import torch
 from torch import Tensor, nn
 
-from deblurlab.errors import DataError
+from deblurlab.checkpoint import read_checkpoint
+from deblurlab.errors import CheckpointError
 
 # Wrappers whose prefixes are stripped: DataParallel/DDP, torch.compile.
 _WRAPPER_PREFIXES = ("module.", "_orig_mod.")
@@ -16,7 +16,7 @@ _WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 _LIGHTNING_PREFIX = "net."
 
 
-class WeightsMismatchError(DataError):
+class WeightsMismatchError(CheckpointError):
     """A weight file does not fit the network (missing/unexpected keys or other shapes)."""
 
 
@@ -36,16 +36,10 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
     Accepts (a) the official MIMO-UNet release / training format, a dict whose ``"model"`` entry is
     the state dict; (b) a deblurlab Lightning ``.ckpt`` (``"state_dict"`` with the network's keys
     under ``net.``; other entries, e.g. loss buffers, are dropped); (c) a bare state dict. ``module.``
-    (DataParallel) and ``_orig_mod.`` (torch.compile) prefixes are stripped. Loads with
-    ``weights_only=True`` onto the CPU.
+    (DataParallel) and ``_orig_mod.`` (torch.compile) prefixes are stripped. The file is read by
+    :func:`deblurlab.checkpoint.read_checkpoint` (``weights_only=True``, CheckpointError naming it).
     """
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise
-    except Exception as err:  # unpickling errors carry long messages; name the file first
-        raise RuntimeError(f"{path}: cannot read weights ({type(err).__name__}: {err})") from err
-
+    obj = read_checkpoint(path)
     if isinstance(obj, Mapping) and _is_state_dict(obj.get("model")):
         state = dict(obj["model"])
     elif isinstance(obj, Mapping) and _is_state_dict(obj.get("state_dict")):

@@ -1,7 +1,5 @@
-"""deblurlab-report: finished runs -> a markdown table beside the papers' numbers, and a plot.
-
-    deblurlab-report experiments/runs/train/multirun/2026-01-01/12-00-00-000000_4242
-    deblurlab-report experiments/runs --out experiments/results/table1
+"""Finished runs -> a markdown table beside the papers' numbers, and a plot: what
+``deblurlab-report`` does.
 
 Reads only the files runs leave behind (no network): a training run is a folder with
 ``metrics.json`` and ``.hydra/config.yaml``; an evaluation (``deblurlab-eval``) is a folder with
@@ -15,7 +13,6 @@ Writes ``report.md`` (also printed), ``runs.csv`` (one line per run) and ``psnr_
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import math
@@ -28,7 +25,6 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from deblurlab.errors import DataError
-from deblurlab.utils.task import run_task
 
 # Forward passes of a self-ensemble per image (the rotated/flipped copies cost as much as the original).
 ENSEMBLE_PASSES = {None: 1, "rot4": 4, "x8": 8}
@@ -393,18 +389,3 @@ def report(roots: list[Path], out: Path | None = None) -> dict[str, Any]:
     print(markdown)
     print(f"wrote {out / 'report.md'}, {out / 'runs.csv'}, {out / 'psnr_vs_runtime.png'}")
     return {"runs": len(runs), "rows": sum(map(len, tables.values())), "points": points, "out": out}
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Console entry point."""
-    parser = argparse.ArgumentParser(prog="deblurlab-report", description=__doc__.splitlines()[0])
-    parser.add_argument("paths", nargs="+", type=Path, help="run, multirun or runs folders")
-    parser.add_argument(
-        "--out", type=Path, default=None, help="output folder (default: the first path)"
-    )
-    args = parser.parse_args(argv)
-    run_task(report, args.paths, args.out)
-
-
-if __name__ == "__main__":
-    main()

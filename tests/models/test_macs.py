@@ -9,7 +9,7 @@ from torch import nn
 
 from deblurlab.inference import SelfEnsemble
 from deblurlab.models import mimo_unet, mimo_unet_plus
-from deblurlab.utils.macs import count_macs
+from deblurlab.models.macs import count_macs
 
 
 def test_a_convolution_counts_one_mac_per_weight_per_output_pixel():

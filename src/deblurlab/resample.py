@@ -1,6 +1,7 @@
-"""Pad inputs to a network's size multiple and crop its multi-scale outputs back.
-
-Shared by the networks (inside ``forward``) and by tiled inference.
+"""Resampling shared by networks, losses and inference: pad to a size multiple, crop multi-scale
+outputs back, and the bilinear x0.5 that SGENet builds its input pyramid (and its loss its target
+pyramid) with. A bottom-floor module: it imports nothing from deblurlab, so ``losses/`` can use it
+without importing ``models/``.
 """
 
 from __future__ import annotations
@@ -48,3 +49,12 @@ def crop_outputs(outputs: Sequence[Tensor], height: int, width: int) -> list[Ten
         sh, sw = full_h // h, full_w // w
         cropped.append(out[..., : -(-height // sh), : -(-width // sw)])
     return cropped
+
+
+def downsample_half(x: Tensor) -> Tensor:
+    """Bilinear x0.5, ``align_corners=False``, no antialias.
+
+    On even sizes this is exactly a 2x2 average. SGENet builds its half-scale input with it and
+    :class:`deblurlab.losses.SGENetLoss` builds the half-scale targets with the same function.
+    """
+    return F.interpolate(x, scale_factor=0.5, mode="bilinear", align_corners=False)

@@ -1,8 +1,4 @@
-"""deblurlab-prepare: scan a dataset, report problems, build the decoded cache.
-
-    deblurlab-prepare data=gopro data.root=/data/GOPRO_Large
-    deblurlab-prepare data=realblur_j data.root=/data/RealBlur splits=[test]
-    deblurlab-prepare data=folder data.root=DIR cache=false     # only check every image
+"""Scan a dataset, report problems, build the decoded cache: what ``deblurlab-prepare`` does.
 
 Every image is decoded once (the full check: truncated or corrupt files are found here), pairs and
 sizes are checked as the training pre-flight does, the pair counts are compared with the published
@@ -15,27 +11,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import hydra
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from deblurlab.data.checks import check_pairs
-from deblurlab.data.layouts import KNOWN_COUNTS
+from deblurlab.data.layouts import KNOWN_COUNTS, splits_on_disk
 from deblurlab.data.paired import PairedFolderSource
 from deblurlab.errors import ConfigError
-from deblurlab.utils.config import config_dir, register_resolvers
-from deblurlab.utils.task import run_task
 
 log = logging.getLogger("deblurlab")
-
-
-def default_splits(source: PairedFolderSource) -> list[str]:
-    """The splits a layout has on disk: HIDE only ``test``; ``folder`` also ``val`` if present."""
-    if source.layout == "hide":
-        return ["test"]
-    if source.layout == "folder" and (source.root_path() / "val").is_dir():
-        return ["train", "val", "test"]
-    return ["train", "test"]
 
 
 def prepare(cfg: DictConfig) -> dict[str, Any]:
@@ -46,7 +30,7 @@ def prepare(cfg: DictConfig) -> dict[str, Any]:
         raise ConfigError(
             "deblurlab-prepare works on image datasets: data=gopro|realblur_j|realblur_r|hide|folder"
         )
-    splits = list(cfg.get("splits") or default_splits(source))
+    splits = list(cfg.get("splits") or splits_on_disk(source.root_path(), source.layout))
     cache = source.cache()
     summary: dict[str, Any] = {"root": str(source.root_path()), "layout": source.layout}
     for split in splits:
@@ -78,16 +62,3 @@ def prepare(cfg: DictConfig) -> dict[str, Any]:
         lines.append(f"  cache: {cache.dir} ({amount} of decoded pixels)")
     print("\n".join(lines), flush=True)
     return summary
-
-
-register_resolvers()
-
-
-@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="prepare")
-def main(cfg: DictConfig) -> None:
-    """Console entry point."""
-    run_task(prepare, cfg)
-
-
-if __name__ == "__main__":
-    main()

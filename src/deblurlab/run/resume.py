@@ -2,7 +2,7 @@
 
 Hydra composes a config before any task code runs, so the command line is rewritten first:
 ``deblurlab-train resume=DIR [key=value ...]`` becomes a Hydra command line that composes
-``DIR/.hydra/config.yaml`` (the run's own config, not today's ``conf/``), writes into ``DIR``
+``DIR/.hydra/config.yaml`` (the run's own config, not today's ``src/deblurlab/conf/``), writes into ``DIR``
 (``hydra.run.dir``) and starts from ``DIR/checkpoints/last.ckpt``. Further ``key=value`` overrides
 still apply (e.g. more epochs: ``schedule.max_epochs=4000``). The original ``DIR/.hydra`` record is
 kept; the resumed job's own record goes to ``DIR/.hydra/resume``.
@@ -11,8 +11,6 @@ kept; the resumed job's own record goes to ``DIR/.hydra/resume``.
 from __future__ import annotations
 
 from pathlib import Path
-
-from omegaconf import DictConfig, open_dict
 
 from deblurlab.errors import ConfigError
 
@@ -66,19 +64,3 @@ def resume_argv(argv: list[str]) -> list[str]:
         f"ckpt_path={_quote(str(ckpt))}",
         *rest,
     ]
-
-
-def keep_earlier_csv_log(cfg: DictConfig, run_dir: Path) -> None:
-    """On resume, point the CSV logger at a new ``csv/resume-<n>`` folder.
-
-    Lightning's CSVLogger deletes an existing ``metrics.csv`` in its folder; the log of the
-    earlier session(s) must survive.
-    """
-    csv = (cfg.get("logger") or {}).get("csv")
-    if not csv or not (run_dir / str(csv.get("name") or "")).is_dir():
-        return
-    n = 1
-    while (run_dir / str(csv.name) / f"resume-{n}").exists():
-        n += 1
-    with open_dict(cfg):
-        csv.version = f"resume-{n}"

@@ -1,8 +1,4 @@
-"""deblurlab-predict: deblur real photos (files, folders or globs) with a checkpoint.
-
-    deblurlab-predict ckpt_path=best.ckpt input=photo.jpg output=restored/
-    deblurlab-predict ckpt_path=best.ckpt input=photos/ output=restored/ tile=512 precision=bf16
-    deblurlab-predict ckpt_path=MIMO-UNetPlus.pkl model=mimo_unet_pp input='shots/*.png' output=out/
+"""Deblur real photos (files, folders or globs) with a checkpoint: what ``deblurlab-predict`` does.
 
 Reads png, jpg, webp, tif (any size, 8 or 16 bit, grayscale or RGB(A)); writes ``<name>.png``
 (8-bit, rounded) into ``output``. Inputs are never overwritten: an output folder that holds an
@@ -18,16 +14,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import hydra
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from tqdm import tqdm
 
 from deblurlab.data.io import is_image_file, read_image, write_image
 from deblurlab.errors import ConfigError, DataError
-from deblurlab.eval import build_restorer, load_network, pick_device, resolve_run_config
-from deblurlab.utils.config import config_dir, register_resolvers
-from deblurlab.utils.task import run_task
+from deblurlab.inference.loading import load_restorer_from_config
 
 log = logging.getLogger("deblurlab")
 
@@ -85,10 +78,8 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
         raise ConfigError("output: pass output=<folder> for the restored images")
     output = Path(str(cfg.output)).expanduser()
     plan = plan_outputs(collect_inputs(str(cfg.input)), output, fmt)
-    model_cfg, _ = resolve_run_config(cfg, need_data=False)
-    device = pick_device(cfg.get("device"))
-    restorer = build_restorer(load_network(cfg, model_cfg, device), cfg, model_cfg)
-    log.info("%s on %s: %s", model_cfg.get("name"), device, restorer)
+    restorer, loaded = load_restorer_from_config(cfg)
+    log.info("%s on %s: %s", loaded.model_cfg.get("name"), restorer.device, restorer)
 
     written: list[str] = []
     skipped: list[str] = []
@@ -115,17 +106,3 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
     note = f" ({len(skipped)} skipped)" if skipped else ""
     print(f"restored {len(written)} of {len(plan)} images{note} -> {output}", flush=True)
     return {"output": str(output), "written": written, "skipped": skipped}
-
-
-register_resolvers()
-
-
-@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="predict")
-def main(cfg: DictConfig) -> None:
-    """Console entry point."""
-    OmegaConf.set_struct(cfg, False)
-    run_task(predict, cfg)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,10 +1,5 @@
-"""deblurlab-eval: score a checkpoint (or an official weight file) on a dataset under a protocol.
-
-    deblurlab-eval ckpt_path=experiments/runs/train/.../checkpoints/best.ckpt
-    deblurlab-eval ckpt_path=best.ckpt data=hide data.root=/data/HIDE protocol=gopro
-    deblurlab-eval ckpt_path=best.ckpt data=realblur_j data.root=/data/RealBlur protocol=realblur
-    deblurlab-eval ckpt_path=MIMO-UNetPlus.pkl model=mimo_unet_pp data=gopro data.root=/data/GOPRO
-    deblurlab-eval ckpt_path=best.ckpt tile=512 overlap=64 precision=bf16 ensemble=x8
+"""Score a checkpoint (or an official weight file) on a dataset under a protocol: what
+``deblurlab-eval`` does.
 
 Writes ``per_image.csv`` (name, psnr, ssim, input_psnr, input_ssim, seconds) and ``summary.json``
 to its run folder; with a logger (``logger=wandb``) also the summary and a table of sample images.
@@ -15,104 +10,25 @@ synchronised, no file I/O, no scoring).
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import logging
 import statistics
 from pathlib import Path
 from typing import Any
 
-import hydra
-import numpy as np
-import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
-from torch import nn
+from omegaconf import DictConfig
 from tqdm import tqdm
 
+from deblurlab.checkpoint import file_digest
 from deblurlab.errors import ConfigError
-from deblurlab.inference import Restorer
-from deblurlab.lit.deblur_module import timed
+from deblurlab.inference.loading import load_restorer_from_config
 from deblurlab.metrics import PROTOCOLS, SSIM_VARIANTS, batch_scores, per_image_records
-from deblurlab.utils.build import instantiate_group
-from deblurlab.utils.ckpt import embedded_config, is_lightning_checkpoint, read_checkpoint
-from deblurlab.utils.config import config_dir, register_resolvers
-from deblurlab.utils.task import run_task
+from deblurlab.quantize import to_uint8
+from deblurlab.run.build import instantiate_group
+from deblurlab.timing import timed
 
 log = logging.getLogger("deblurlab")
-
-
-def file_digest(path: str | Path, length: int = 12) -> str:
-    """Short SHA-256 of a file, to tell checkpoints apart in summaries."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:length]
-
-
-def resolve_run_config(cfg: DictConfig, need_data: bool = True) -> tuple[DictConfig, DictConfig]:
-    """The model and data configs to use: the command line's, else the checkpoint's."""
-    checkpoint = read_checkpoint(cfg.ckpt_path)
-    run_cfg = (
-        embedded_config(checkpoint, cfg.ckpt_path) if is_lightning_checkpoint(checkpoint) else None
-    )
-    model_cfg = cfg.get("model") or (run_cfg.model if run_cfg is not None else None)
-    data_cfg = cfg.get("data") or (run_cfg.data if run_cfg is not None else None)
-    if model_cfg is None:
-        raise ConfigError(f"{cfg.ckpt_path}: not a deblurlab checkpoint; pass model=<name> too")
-    if data_cfg is None and need_data:
-        raise ConfigError("no dataset: pass data=<name> (and data.root=...)")
-    return model_cfg, data_cfg
-
-
-def pick_device(name: str | None) -> torch.device:
-    """``auto`` (a GPU when there is one, else the CPU), ``cpu``, ``cuda`` or ``cuda:N``."""
-    name = str(name or "auto")
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"device must be auto, cpu or cuda[:N], got {name!r}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device={name}: no CUDA GPU is available here")
-    return device
-
-
-def load_network(cfg: DictConfig, model_cfg: DictConfig, device: torch.device) -> nn.Module:
-    """Build ``model_cfg.net`` and load the weights of ``cfg.ckpt_path`` into it (eval mode)."""
-    from deblurlab.models import load_weights
-
-    net = instantiate(model_cfg.net)
-    load_weights(net, cfg.ckpt_path)
-    return net.to(device).eval()
-
-
-def build_restorer(net: nn.Module, cfg: DictConfig, model_cfg: DictConfig) -> Restorer:
-    """The Restorer of the config's inference settings (``ensemble``, ``tile``, ``overlap``,
-    ``precision``); ``ensemble: null`` takes the model's (e.g. rot4 for mimo_unet_pp), ``none``
-    turns it off."""
-    ensemble = cfg.get("ensemble")
-    if ensemble is None:
-        ensemble = model_cfg.get("ensemble")
-    if ensemble == "none":
-        ensemble = None
-    try:
-        return Restorer(
-            net,
-            precision=cfg.get("precision", "fp32"),
-            tile=cfg.get("tile"),
-            overlap=cfg.get("overlap", 32),
-            ensemble=ensemble,
-        )
-    except ValueError as exc:  # the messages name the config keys
-        raise ConfigError(str(exc)) from None
-
-
-def _hwc_uint8(x: torch.Tensor) -> np.ndarray:
-    """3 x H x W float tensor in [0, 1] -> H x W x 3 uint8 (for image logging)."""
-    return (x.detach().float().clamp(0, 1) * 255.0 + 0.5).byte().permute(1, 2, 0).cpu().numpy()
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
@@ -123,9 +39,11 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         raise ConfigError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {cfg.protocol!r}")
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    model_cfg, data_cfg = resolve_run_config(cfg)
-    device = pick_device(cfg.get("device"))
-    restorer = build_restorer(load_network(cfg, model_cfg, device), cfg, model_cfg)
+    restorer, loaded = load_restorer_from_config(cfg)
+    model_cfg, device = loaded.model_cfg, restorer.device
+    data_cfg = cfg.get("data") or (loaded.run_cfg.data if loaded.run_cfg is not None else None)
+    if data_cfg is None:
+        raise ConfigError("no dataset: pass data=<name> (and data.root=...)")
     datamodule = instantiate(data_cfg)
     if cfg.split == "val":
         datamodule.setup("validate")
@@ -153,7 +71,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             if len(samples) < int(cfg.get("log_images", 4)):
                 samples.append(
                     [name, records[-1]["psnr"], records[-1]["ssim"]]
-                    + [_hwc_uint8(t[i]) for t in (blur, pred, sharp)]
+                    + [to_uint8(t[i].permute(1, 2, 0)) for t in (blur, pred, sharp)]
                 )
         progress.update(len(batch["name"]))
     progress.close()
@@ -222,17 +140,3 @@ def log_to_loggers(cfg: DictConfig, summary: dict[str, Any], samples: list[list[
                 data=[row[:3] + [wandb.Image(img) for img in row[3:]] for row in samples],
             )
         logger.finalize("success")
-
-
-register_resolvers()
-
-
-@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="eval")
-def main(cfg: DictConfig) -> None:
-    """Console entry point."""
-    OmegaConf.set_struct(cfg, False)
-    run_task(evaluate, cfg)
-
-
-if __name__ == "__main__":
-    main()

@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
 from deblurlab.errors import ConfigError
 
-
-def config_dir() -> Path:
-    """The ``conf/`` folder: ``$DEBLURLAB_CONF`` if set, else the repository's top-level ``conf/``."""
-    env = os.environ.get("DEBLURLAB_CONF")
-    path = Path(env) if env else Path(__file__).resolve().parents[3] / "conf"
-    if not (path / "train.yaml").is_file():
-        raise ConfigError(
-            f"{path}: no deblurlab configs here (install with `pip install -e .` from the "
-            "repository, or set DEBLURLAB_CONF to its conf/ folder)"
-        )
-    return path
+# The configs ship inside the package (deblurlab/conf/); Hydra finds them through the import system,
+# so an installed wheel works from any directory and nothing is located at import time.
+CONFIG_PATH = "pkg://deblurlab.conf"
 
 
 def register_resolvers() -> None:
-    """Resolvers used in conf/ (idempotent)."""
+    """Resolvers used in the configs (idempotent)."""
     if not OmegaConf.has_resolver("deblurlab_pid"):
         OmegaConf.register_new_resolver("deblurlab_pid", lambda: os.getpid(), use_cache=True)
 

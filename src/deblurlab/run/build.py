@@ -10,6 +10,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from torch import nn
 
+from deblurlab.inference.loading import build_network as load_network
 from deblurlab.lit.deblur_module import DeblurLitModule
 
 log = logging.getLogger("deblurlab")
@@ -17,12 +18,9 @@ log = logging.getLogger("deblurlab")
 
 def build_network(model_cfg: DictConfig) -> nn.Module:
     """Instantiate ``model.net`` and load ``model.pretrained`` into it when set."""
-    net = instantiate(model_cfg.net)
     pretrained = model_cfg.get("pretrained")
+    net = load_network(model_cfg, pretrained)
     if pretrained:
-        from deblurlab.models import load_weights
-
-        load_weights(net, pretrained)
         log.info("loaded weights from %s", pretrained)
     return net
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from deblurlab.models import MIMOUNet
-from deblurlab.models.padding import crop_outputs, pad_to_multiple
+from deblurlab.resample import crop_outputs, pad_to_multiple
 
 
 def test_no_pad_returns_input_itself() -> None:

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from conftest import compose_config
-from deblurlab.utils.run_info import (
+from deblurlab.run.identity import (
     apply_identity,
     load_or_create_identity,
     run_name,

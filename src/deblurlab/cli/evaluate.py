@@ -1,0 +1,32 @@
+"""deblurlab-eval: score a checkpoint (or an official weight file) on a dataset under a protocol.
+
+    deblurlab-eval ckpt_path=experiments/runs/train/.../checkpoints/best.ckpt
+    deblurlab-eval ckpt_path=best.ckpt data=hide data.root=/data/HIDE protocol=gopro
+    deblurlab-eval ckpt_path=best.ckpt data=realblur_j data.root=/data/RealBlur protocol=realblur
+    deblurlab-eval ckpt_path=MIMO-UNetPlus.pkl model=mimo_unet_pp data=gopro data.root=/data/GOPRO
+    deblurlab-eval ckpt_path=best.ckpt tile=512 overlap=64 precision=bf16 ensemble=x8
+
+The work is :func:`deblurlab.tasks.evaluate.evaluate`; this module only composes the config.
+"""
+
+from __future__ import annotations
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from deblurlab.run.config import CONFIG_PATH, register_resolvers
+from deblurlab.run.task import run_task
+from deblurlab.tasks.evaluate import evaluate
+
+register_resolvers()
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="eval")
+def main(cfg: DictConfig) -> None:
+    """Console entry point."""
+    OmegaConf.set_struct(cfg, False)
+    run_task(evaluate, cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+"""deblurlab-prepare: scan a dataset, report problems, build the decoded cache.
+
+    deblurlab-prepare data=gopro data.root=/data/GOPRO_Large
+    deblurlab-prepare data=realblur_j data.root=/data/RealBlur splits=[test]
+    deblurlab-prepare data=folder data.root=DIR cache=false     # only check every image
+
+The work is :func:`deblurlab.tasks.prepare.prepare`; this module only composes the config.
+"""
+
+from __future__ import annotations
+
+import hydra
+from omegaconf import DictConfig
+
+from deblurlab.run.config import CONFIG_PATH, register_resolvers
+from deblurlab.run.task import run_task
+from deblurlab.tasks.prepare import prepare
+
+register_resolvers()
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="prepare")
+def main(cfg: DictConfig) -> None:
+    """Console entry point."""
+    run_task(prepare, cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""deblurlab-report: finished runs -> a markdown table beside the papers' numbers, and a plot.
+
+    deblurlab-report experiments/runs/train/multirun/2026-01-01/12-00-00-000000_4242
+    deblurlab-report experiments/runs --out experiments/results/table1
+
+The work is :func:`deblurlab.tasks.report.report` (which files it reads, what it writes).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from deblurlab.run.task import run_task
+from deblurlab.tasks.report import report
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point."""
+    parser = argparse.ArgumentParser(prog="deblurlab-report", description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="+", type=Path, help="run, multirun or runs folders")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="output folder (default: the first path)"
+    )
+    args = parser.parse_args(argv)
+    run_task(report, args.paths, args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""Train (and by default test) one configuration: what ``deblurlab-train`` does.
+
+Writes into its run folder: checkpoints/, metrics.json (final metrics with the protocol, the run's
+name and group, parameters, MACs and the median test runtime), run.json (name, group, tags, W&B id),
+the CSV log and the W&B offline run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import statistics
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.utilities import rank_zero_only
+
+from deblurlab.lit.callbacks import EmbedConfig
+from deblurlab.lit.deblur_module import DeblurLitModule
+from deblurlab.models.macs import REFERENCE_SIZE, count_macs
+from deblurlab.run.build import build_module, build_trainer
+from deblurlab.run.config import check_train_config
+from deblurlab.run.csv_log import keep_earlier_csv_log, remember_csv_columns
+from deblurlab.run.identity import apply_identity, load_or_create_identity
+from deblurlab.run.summary import log_final_metrics, print_summary
+
+log = logging.getLogger("deblurlab")
+
+
+def _scalars(metrics: dict[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in metrics.items() if getattr(v, "numel", lambda: 1)() == 1}
+
+
+def model_cost(module: DeblurLitModule) -> dict[str, Any]:
+    """Parameters and multiply-accumulates (at the reference 256 x 256) of the trained network,
+    and of the test-time network when a self-ensemble wraps it (MIMO-UNet++)."""
+    cost: dict[str, Any] = {
+        "num_params": sum(p.numel() for p in module.net.parameters()),
+        "macs": count_macs(module.net),
+        "macs_size": list(REFERENCE_SIZE),
+    }
+    cost["test_macs"] = count_macs(module.eval_net) if module.eval_net is not None else cost["macs"]
+    return cost
+
+
+def median_test_seconds(module: DeblurLitModule) -> float | None:
+    """Median seconds per test image (the network call only, device synchronised)."""
+    seconds = [r["seconds"] for r in module.test_records]
+    return statistics.median(seconds) if seconds else None
+
+
+def device_name(device: torch.device) -> str:
+    """``cpu``, or the GPU's model name (runtimes are only comparable on the same device)."""
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Fit ``cfg``'s model on its data, validate the best checkpoint, test it, write metrics.json.
+
+    Returns the final metrics (also written to ``<output_dir>/metrics.json``), with the protocol,
+    the run's name/group, parameters, MACs and the median test runtime per image.
+    """
+    check_train_config(cfg)
+    output_dir = Path(cfg.paths.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    pl.seed_everything(cfg.seed, workers=True)
+    rank_zero = rank_zero_only.rank == 0
+    identity = load_or_create_identity(cfg, output_dir, write=rank_zero)
+    apply_identity(cfg, identity)
+    if cfg.get("resume"):
+        keep_earlier_csv_log(cfg, output_dir)
+
+    datamodule = instantiate(cfg.data)
+    module = build_module(cfg)
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    trainer = build_trainer(cfg, [EmbedConfig(resolved)])
+    cost = model_cost(module) if rank_zero else {}
+    log.info("model %s: %s parameters", cfg.model.name, f"{cost.get('num_params', 0):,}")
+    for logger in trainer.loggers:
+        logger.log_hyperparams({**resolved, **cost})
+
+    metrics: dict[str, Any] = {}
+    best_path: str | None = None
+    if cfg.train:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        metrics.update(_scalars(trainer.callback_metrics))
+        checkpoint = trainer.checkpoint_callback
+        if isinstance(checkpoint, ModelCheckpoint) and checkpoint.best_model_path:
+            best_path = checkpoint.best_model_path
+            # the pair (PSNR, SSIM) of the best checkpoint on the fixed validation set
+            remember_csv_columns(trainer)
+            validated = trainer.validate(module, datamodule=datamodule, ckpt_path=best_path)
+            metrics.update(_scalars(validated[0]) if validated else {})
+    if cfg.test:
+        remember_csv_columns(trainer)
+        tested = trainer.test(module, datamodule=datamodule, ckpt_path=best_path)
+        metrics.update(_scalars(tested[0]) if tested else {})
+        metrics["test/runtime_s"] = median_test_seconds(module)
+        metrics["test/device"] = device_name(module.device)
+
+    metrics["protocol"] = cfg.get("protocol", "gopro")
+    metrics["model"] = cfg.model.name
+    metrics.update(name=identity["name"], group=identity["group"], **cost)
+    metrics["best_ckpt"] = best_path
+    if trainer.is_global_zero:
+        with open(output_dir / "metrics.json", "w") as f:
+            json.dump(metrics, f, indent=2, allow_nan=True)
+        log_final_metrics(trainer, metrics)
+        print_summary(metrics, trainer, output_dir)
+    return metrics
