@@ -23,7 +23,7 @@ from tqdm import tqdm
 from deblurlab.checkpoint import file_digest
 from deblurlab.errors import ConfigError
 from deblurlab.inference.loading import load_restorer_from_config
-from deblurlab.metrics import PROTOCOLS, SSIM_VARIANTS, batch_scores, per_image_records
+from deblurlab.metrics import PROTOCOLS, SSIM_MATLAB, SSIM_VARIANTS, batch_scores, per_image_records
 from deblurlab.quantize import to_uint8
 from deblurlab.run.build import instantiate_group
 from deblurlab.timing import timed
@@ -100,6 +100,15 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         "ssim": mean("ssim"),
         "input_psnr": mean("input_psnr"),
         "input_ssim": mean("input_ssim"),
+        **(
+            {
+                "ssim_matlab": mean("ssim_matlab"),
+                "input_ssim_matlab": mean("input_ssim_matlab"),
+                "ssim_matlab_variant": SSIM_MATLAB,
+            }
+            if "ssim_matlab" in records[0]
+            else {}
+        ),
         "median_seconds": statistics.median(r["seconds"] for r in records),
         "warmup": int(cfg.get("warmup", 1)),
     }
