@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
@@ -223,6 +224,39 @@ class DeblurLitModule(pl.LightningModule):
         for row in rows:
             unique.setdefault(str(row["name"]), row)
         return list(unique.values())
+
+    # --- reload -----------------------------------------------------------------------------------
+    @classmethod
+    def load_from_checkpoint(  # type: ignore[override]
+        cls,
+        checkpoint_path: str | Path,
+        map_location: Any = None,
+        hparams_file: str | Path | None = None,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> DeblurLitModule:
+        """The module of a deblurlab checkpoint, rebuilt from the run config it carries (network,
+        loss, optimizer, schedule, protocol, self-ensemble) with its weights and input scores.
+
+        With extra arguments (``net=...``, ``hparams_file``) Lightning's own loader is used.
+        """
+        if kwargs or hparams_file is not None:
+            return super().load_from_checkpoint(  # type: ignore[return-value]
+                checkpoint_path, map_location, hparams_file, strict, **kwargs
+            )
+        from omegaconf import open_dict
+
+        from deblurlab.checkpoint import embedded_config, read_checkpoint
+        from deblurlab.run.build import build_module
+
+        checkpoint = read_checkpoint(checkpoint_path)
+        cfg = embedded_config(checkpoint, checkpoint_path)
+        with open_dict(cfg):
+            cfg.model.pretrained = None  # the weights come from the checkpoint itself
+        module = build_module(cfg)
+        module.load_state_dict(checkpoint["state_dict"], strict=True if strict is None else strict)
+        module.on_load_checkpoint(checkpoint)
+        return module.to(map_location) if map_location is not None else module
 
     # --- checkpoint state -----------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
