@@ -89,6 +89,7 @@ class DeblurLitModule(pl.LightningModule):
         self.val_psnr_best = MaxMetric().set_dtype(torch.float64)
         self.val_psnr_best.persistent(True)  # survives resume, so "best" stays the best of the run
         self._val_rows: list[dict[str, Any]] = []
+        self.psnr_best = -math.inf  # the best validation PSNR of the run so far (in checkpoints)
         # blurry-input scores of the fixed validation set, computed once (kept in checkpoints)
         self.input_values: dict[str, float] | None = None
         self.test_records: list[dict[str, Any]] = []
@@ -155,16 +156,18 @@ class DeblurLitModule(pl.LightningModule):
         self._val_rows = []
         means = mean_scores(rows)
         self.val_psnr_best.update(means["psnr"])
+        best = max(self.psnr_best, means["psnr"])  # exact (the metric state may round to float32)
         self._log_exact("val/psnr", means["psnr"], prog_bar=True)
         for key in SCORE_KEYS[1:]:
             if key in means:
                 self._log_exact(f"val/{key}", means[key])
-        self._log_exact("val/psnr_best", self.val_psnr_best.compute(), prog_bar=True)
+        self._log_exact("val/psnr_best", best, prog_bar=True)
         self._log_exact("val/num_images", float(len(rows)))
         if self.trainer.sanity_checking:
             # the sanity check must not count towards the best PSNR
             self.val_psnr_best.reset()
             return
+        self.psnr_best = best
         if self.input_values is None:
             self.input_values = {
                 f"input/{k}": means[f"input_{k}"] for k in SCORE_KEYS if f"input_{k}" in means
@@ -261,8 +264,14 @@ class DeblurLitModule(pl.LightningModule):
     # --- checkpoint state -----------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["deblurlab_input_metrics"] = self.input_values
+        checkpoint["deblurlab_val_psnr_best"] = self.psnr_best
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        best = checkpoint.get("deblurlab_val_psnr_best")
+        if best is None:  # an older checkpoint: the metric state
+            state = checkpoint.get("state_dict", {}).get("val_psnr_best.max_value")
+            best = float(state) if state is not None else -math.inf
+        self.psnr_best = float(best)
         values = checkpoint.get("deblurlab_input_metrics")
         if values:
             self.input_values = values
