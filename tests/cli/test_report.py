@@ -194,7 +194,8 @@ def test_a_number_scored_under_another_protocol_is_not_set_beside_the_papers(tmp
     }
     train_dir = write_run(
         tmp_path / "train" / "run",
-        metrics={**train_metrics(31.5, "rbj", "mimo_unet_plus"), "protocol": "realblur"},
+        metrics={**train_metrics(31.5, "rbj", "mimo_unet_plus"), "protocol": "realblur"}
+        | {"selected_on": "test"},
         config={"seed": 42, "paper": realblur_paper, "model": {"ensemble": None}},
         choices={"data": "realblur_j", "experiment": "mimo_unet_plus_realblur_j"},
     )
@@ -215,3 +216,4 @@ def test_a_number_scored_under_another_protocol_is_not_set_beside_the_papers(tmp
     assert gopro[3] == "**not comparable: paper used realblur**" and gopro[4] == "–"
     assert "**Protocol mismatch**: MIMO-UNet++ was scored under `gopro`" in markdown
     assert table_line(markdown, "MIMO-UNet+")[2:5] == ["31.50", "31.92", "-0.42"]
+    assert "Best checkpoint selected on: test (test: the test set itself" in markdown

@@ -14,9 +14,10 @@ import logging
 from typing import Any, Protocol
 
 import albumentations as A
+import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from deblurlab.data.transforms import (
     apply_pair,
@@ -102,6 +103,10 @@ class DeblurDataModule(pl.LightningDataModule):
         pin_memory: pin host memory (useful on GPU).
         root: the dataset location (``data.root``); the DataModule only records it, the configs
             hand it to the source by interpolation (``source.root: ${data.root}``).
+        val_from_train: hold this many training pairs out (spread evenly over the training split)
+            and validate, i.e. select the best checkpoint, on them instead of the source's
+            validation split (GoPro, HIDE and RealBlur have none: their validation is the test
+            set, as in the papers' code). None: the source's validation split.
     """
 
     def __init__(
@@ -117,6 +122,7 @@ class DeblurDataModule(pl.LightningDataModule):
         eval_crop: int | None = None,
         pin_memory: bool = False,
         root: str | None = None,
+        val_from_train: int | None = None,
     ) -> None:
         super().__init__()
         if crop_size <= 0:
@@ -132,6 +138,13 @@ class DeblurDataModule(pl.LightningDataModule):
         self.eval_crop = eval_crop
         self.pin_memory = pin_memory
         self.root = root
+        if val_from_train is not None and (
+            not isinstance(val_from_train, int) or val_from_train <= 0
+        ):
+            raise ConfigError(
+                f"data.val_from_train must be a positive integer or null, got {val_from_train!r}"
+            )
+        self.val_from_train = val_from_train
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
         self.test_set: Dataset | None = None
@@ -149,19 +162,46 @@ class DeblurDataModule(pl.LightningDataModule):
         log.info("data: %s", self.source.describe())
         preflight = getattr(self.source, "preflight", None)
         if preflight is not None:
-            preflight(splits, min_size=self.crop_size)
+            checked = splits
+            if self.val_from_train:  # validation pairs come from the training split
+                checked = list(dict.fromkeys("train" if s == "val" else s for s in splits))
+            preflight(checked, min_size=self.crop_size)
         eval_transform = paired_eval_transform(self.eval_crop)
         if "train" in splits:
             self.train_set = self._wrap(
                 "train",
-                self.source.train_dataset(),
+                self._train_pairs()[0],
                 paired_train_transform(self.crop_size, **self.augment),
                 self.crop_size,
             )
         if "val" in splits:
-            self.val_set = self._wrap("val", self.source.val_dataset(), eval_transform, None)
+            pairs = self._train_pairs()[1] if self.val_from_train else self.source.val_dataset()
+            self.val_set = self._wrap("val", pairs, eval_transform, None)
         if "test" in splits:
             self.test_set = self._wrap("test", self.source.test_dataset(), eval_transform, None)
+
+    def _train_pairs(self) -> tuple[Dataset, Dataset | None]:
+        """The training pairs, and the held-out validation pairs when ``val_from_train`` is set."""
+        pairs = self.source.train_dataset()
+        if not self.val_from_train:
+            return pairs, None
+        n = len(pairs)  # type: ignore[arg-type]
+        if self.val_from_train >= n:
+            raise ConfigError(
+                f"data.val_from_train={self.val_from_train} leaves no training pairs (of {n})"
+            )
+        held = set(np.linspace(0, n - 1, self.val_from_train).round().astype(int).tolist())
+        kept = [i for i in range(n) if i not in held]
+        return Subset(pairs, kept), Subset(pairs, sorted(held))
+
+    def selected_on(self) -> str:
+        """Which images validation (checkpoint selection) scores: ``train_holdout`` (pairs held
+        out of the training split), ``test`` (no validation split: the test set, as the papers'
+        code does) or ``val`` (a separate validation split)."""
+        if self.val_from_train:
+            return "train_holdout"
+        split_of = getattr(self.source, "validation_split", None)
+        return split_of() if split_of is not None else "val"
 
     @staticmethod
     def _wrap(

@@ -134,6 +134,10 @@ class PairedFolderSource:
             )
         return Path(str(self.root)).expanduser()
 
+    def validation_split(self) -> str:
+        """The split on disk that validation reads: ``val``, or ``test`` when there is none."""
+        return self._disk_split("val")
+
     def _disk_split(self, split: str) -> str:
         if split != "val":
             return split

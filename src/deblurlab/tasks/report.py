@@ -49,6 +49,9 @@ class RunResult:
     seed: int | None
     paper: dict[str, Any] = field(default_factory=dict)
     data: str | None = None  # the data option the numbers come from (gopro, synthetic, ...)
+    selected_on: str | None = (
+        None  # where the best checkpoint was chosen: test | val | train_holdout
+    )
 
 
 @dataclass
@@ -131,6 +134,7 @@ def read_train_run(run_dir: Path) -> RunResult:
         seed=_plain(cfg, "seed"),
         paper=paper,
         data=_choice(run_dir, "data"),
+        selected_on=metrics.get("selected_on"),
     )
 
 
@@ -176,6 +180,7 @@ def read_eval_run(run_dir: Path) -> RunResult:
         seed=_plain(train_cfg, "seed"),
         paper=paper,
         data=data or _choice(train_dir, "data"),
+        selected_on=train_metrics.get("selected_on"),
     )
 
 
@@ -299,6 +304,12 @@ def render_markdown(tables: dict[str, list[Row]], unfinished: list[Path]) -> str
             else []
         )
         lines += [f"Runtime in the paper: {note}." for note in notes]
+        selected = sorted({str(r.selected_on) for row in rows for r in row.runs if r.selected_on})
+        if selected:
+            lines += [
+                f"Best checkpoint selected on: {', '.join(selected)} (test: the test set itself, "
+                "as the papers' code does; train_holdout: data.val_from_train)."
+            ]
         for row in rows:
             if protocol_mismatch(row):
                 lines += [

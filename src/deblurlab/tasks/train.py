@@ -104,6 +104,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         metrics["test/device"] = device_name(module.device)
 
     metrics["protocol"] = cfg.get("protocol", "gopro")
+    # the images the best checkpoint was chosen on (test: no validation split, as the papers' code)
+    metrics["selected_on"] = datamodule.selected_on() if cfg.train else None
     metrics["model"] = cfg.model.name
     metrics.update(name=identity["name"], group=identity["group"], **cost)
     metrics["best_ckpt"] = best_path
