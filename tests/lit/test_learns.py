@@ -103,3 +103,35 @@ def test_the_learning_rate_schedule_stepped_at_its_milestones(fitted):
     _, trainer, _, _ = fitted
     assert trainer.global_step == STEPS
     assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(LR * 0.25)
+
+
+def _psnr8(out: torch.Tensor, sharp: torch.Tensor) -> float:
+    """Mean gopro-protocol PSNR, written out: clamp, round half up to 8 bits, RGB MSE per image."""
+    out8 = torch.floor(out.clamp(0, 1) * 255 + 0.5) / 255
+    mse = ((out8.double() - sharp.double()) ** 2).flatten(1).mean(1)
+    return float((10 * torch.log10(1 / mse)).mean())
+
+
+def test_the_test_path_scores_the_self_ensemble_when_the_model_has_one(fitted):
+    from deblurlab.inference import SelfEnsemble
+
+    module, _, _, _ = fitted
+    module.eval_net = SelfEnsemble(module.net, mode="x8")
+    try:
+        trainer = pl.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False)
+        [tested] = trainer.test(module, datamodule=FixedData())
+    finally:
+        module.eval_net = None
+    data = FixedPairs()
+    with torch.no_grad():  # the 8 flips/transposes, each mapped back, averaged (written out here)
+        outs = []
+        for t in (False, True):
+            for dims in ((), (-1,), (-2,), (-2, -1)):
+                x = data.blur.transpose(-2, -1) if t else data.blur
+                y = module.net(torch.flip(x, dims) if dims else x)[-1]
+                y = torch.flip(y, dims) if dims else y
+                outs.append(y.transpose(-2, -1) if t else y)
+        ensembled = torch.stack(outs).mean(0)
+        plain = module.net(data.blur)[-1]
+    assert tested["test/psnr"] == pytest.approx(_psnr8(ensembled, data.sharp), abs=1e-4)
+    assert abs(_psnr8(ensembled, data.sharp) - _psnr8(plain, data.sharp)) > 1e-3
