@@ -16,3 +16,7 @@ class DataError(DeblurlabError):
 class CheckpointError(DataError):
     """A checkpoint or weight file is missing, unreadable, or not what was expected; the message
     names the file."""
+
+
+class ExportError(DeblurlabError):
+    """An exported model file failed its check against the Restorer; the message names the file."""
