@@ -16,3 +16,12 @@ class DataError(DeblurlabError):
 class CheckpointError(DataError):
     """A checkpoint or weight file is missing, unreadable, or not what was expected; the message
     names the file."""
+
+
+class DivergenceError(DeblurlabError):
+    """Training stopped because its losses stayed non-finite; the message names the step and the
+    batch's files."""
+
+
+class ExportError(DeblurlabError):
+    """An exported model file failed its check against the Restorer; the message names the file."""

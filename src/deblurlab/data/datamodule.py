@@ -19,6 +19,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from deblurlab.data.resumable import ResumableSampler
 from deblurlab.data.transforms import (
     apply_pair,
     paired_eval_transform,
@@ -72,7 +73,21 @@ class PairedTensors(Dataset):
     def __len__(self) -> int:
         return len(self.pairs)
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
+        """Item ``key``: an index, or ``(index, item seed)`` from a
+        :class:`~deblurlab.data.resumable.ResumableSampler` (then everything random about the
+        item, the synthetic blur and the crop/flips, follows from that seed alone)."""
+        if isinstance(key, tuple):
+            index, seed = key
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                if self.transform is not None:
+                    self.transform.set_random_seed(seed)
+                    self._seed = None  # a plain index later reseeds from the process again
+                return self._item(index, reseed=False)
+        return self._item(key, reseed=True)
+
+    def _item(self, index: int, reseed: bool) -> dict[str, Any]:
         blurry, sharp, name = self.pairs[index]
         if blurry.shape != sharp.shape:
             raise DataError(
@@ -84,7 +99,8 @@ class PairedTensors(Dataset):
                 f"{name}: image {blurry.shape[1]}x{blurry.shape[0]} is smaller than "
                 f"data.crop_size={self.crop_size}"
             )
-        self._reseed()
+        if reseed:
+            self._reseed()
         blurry, sharp = apply_pair(self.transform, blurry, sharp)
         return {"blur": to_tensor(blurry), "sharp": to_tensor(sharp), "name": name}
 
@@ -146,6 +162,8 @@ class DeblurDataModule(pl.LightningDataModule):
             )
         self.val_from_train = val_from_train
         self.train_set: Dataset | None = None
+        self.train_sampler: ResumableSampler | None = None
+        self._resume_at: tuple[int, int] | None = None
         self.val_set: Dataset | None = None
         self.test_set: Dataset | None = None
 
@@ -212,7 +230,9 @@ class DeblurDataModule(pl.LightningDataModule):
             log.info("data: %s: %s", split, describe())
         return PairedTensors(pairs, transform, crop_size)
 
-    def _loader(self, dataset: Dataset | None, batch_size: int, shuffle: bool) -> DataLoader:
+    def _loader(
+        self, dataset: Dataset | None, batch_size: int, shuffle: bool, **extra: Any
+    ) -> DataLoader:
         assert dataset is not None, "call setup() first"
         return DataLoader(
             dataset,
@@ -222,10 +242,40 @@ class DeblurDataModule(pl.LightningDataModule):
             pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,
             drop_last=False,
+            **extra,
         )
 
+    def resume_at(self, epoch: int, batches: int) -> None:
+        """Continue training at batch ``batches`` of ``epoch`` (a resumed run): the next training
+        loader skips the batches already consumed."""
+        self._resume_at = (int(epoch), int(batches))
+        if self.train_sampler is not None:
+            self._apply_resume(self.train_sampler)
+
+    def _apply_resume(self, sampler: ResumableSampler) -> None:
+        if self._resume_at is not None:
+            epoch, batches = self._resume_at
+            sampler.set_epoch(epoch)
+            sampler.skip_in_epoch(epoch, batches * self.batch_size)
+            self._resume_at = None
+
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, self.batch_size, shuffle=True)
+        """Shuffled training batches; the order and every item's randomness derive from the
+        run's seed (``torch.initial_seed()``, set by ``seed_everything``), the epoch and the
+        index only (see :mod:`deblurlab.data.resumable`)."""
+        assert self.train_set is not None, "call setup() first"
+        seed = torch.initial_seed() % 2**31
+        self.train_sampler = ResumableSampler(self.train_set, seed=seed)
+        self._apply_resume(self.train_sampler)
+        # the loader's own generator: creating an iterator draws nothing from the global RNG
+        generator = torch.Generator().manual_seed(seed)
+        return self._loader(
+            self.train_set,
+            self.batch_size,
+            shuffle=False,
+            sampler=self.train_sampler,
+            generator=generator,
+        )
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.val_set, self.eval_batch_size, shuffle=False)

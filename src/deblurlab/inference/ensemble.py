@@ -11,8 +11,21 @@ from torch import Tensor, nn
 Transform = tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor]]  # (forward, inverse)
 
 
+def _rot90(x: Tensor, k: int) -> Tensor:
+    """``torch.rot90(x, k, (-2, -1))`` written as flips and a transpose (the same permutation of
+    pixels, bit for bit), so that ONNX export works (the ONNX exporter has no ``rot90``)."""
+    k %= 4
+    if k == 1:
+        return x.flip(-1).transpose(-2, -1)
+    if k == 2:
+        return x.flip(-2, -1)
+    if k == 3:
+        return x.transpose(-2, -1).flip(-1)
+    return x
+
+
 def _rot(k: int) -> Transform:
-    return (lambda x: torch.rot90(x, k, (-2, -1)), lambda y: torch.rot90(y, -k, (-2, -1)))
+    return (lambda x: _rot90(x, k), lambda y: _rot90(y, -k))
 
 
 def _flip_transpose(h: bool, v: bool, t: bool) -> Transform:

@@ -98,11 +98,16 @@ class DeblurLitModule(pl.LightningModule):
         return self.net(x)
 
     # --- training -------------------------------------------------------------------------------
-    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor | None:
         if self.loss is None:
             raise RuntimeError("DeblurLitModule was built without a loss; it can only evaluate")
         outputs = self.net(batch["blur"])
         total, parts = self.loss(outputs, batch["sharp"])
+        finite = bool(torch.isfinite(total.detach()).all())
+        if self._trainer is not None:
+            finite = self.trainer.strategy.reduce_boolean_decision(finite, all=True)
+        if not finite:  # on any rank: every rank skips this step (NonFiniteGuard counts it)
+            return None
         bs = batch["blur"].shape[0]
         self.log("train/loss", total, prog_bar=True, batch_size=bs)
         for name, value in parts.items():

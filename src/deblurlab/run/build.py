@@ -12,6 +12,7 @@ from pytorch_lightning.callbacks import LearningRateMonitor
 from torch import nn
 
 from deblurlab.inference.loading import build_network as load_network
+from deblurlab.lit.atomic_checkpoint import AtomicCheckpointIO
 from deblurlab.lit.deblur_module import DeblurLitModule
 
 log = logging.getLogger("deblurlab")
@@ -67,4 +68,6 @@ def build_trainer(cfg: DictConfig, callbacks: list[pl.Callback]) -> pl.Trainer:
         cfg.trainer,
         callbacks=configured + callbacks,
         logger=loggers if loggers else False,
+        # atomic writes in the checkpoint's own folder; reads with weights_only=True
+        plugins=[AtomicCheckpointIO()],
     )

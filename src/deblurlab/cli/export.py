@@ -1,0 +1,30 @@
+"""deblurlab-export: write a checkpoint's network as ONNX (any image size) or TorchScript, checked.
+
+    deblurlab-export ckpt_path=best.ckpt output=deblur.onnx
+    deblurlab-export ckpt_path=best.ckpt output=deblur.pt
+    deblurlab-export ckpt_path=MIMO-UNet.pkl model=mimo_unet output=mimo_unet.onnx
+
+The work is :func:`deblurlab.tasks.export.export`; this module only composes the config.
+"""
+
+from __future__ import annotations
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from deblurlab.run.config import CONFIG_PATH, register_resolvers
+from deblurlab.run.task import run_task
+from deblurlab.tasks.export import export
+
+register_resolvers()
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="export")
+def main(cfg: DictConfig) -> None:
+    """Console entry point."""
+    OmegaConf.set_struct(cfg, False)
+    run_task(export, cfg)
+
+
+if __name__ == "__main__":
+    main()
