@@ -27,6 +27,7 @@ from deblurlab.run.build import build_module, build_trainer
 from deblurlab.run.config import check_train_config
 from deblurlab.run.csv_log import keep_earlier_csv_log, remember_csv_columns
 from deblurlab.run.guards import (
+    check_schedule,
     check_start_checkpoint,
     check_writable,
     claim_run_folder,
@@ -86,6 +87,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     datamodule = instantiate(cfg.data)
     module = build_module(cfg)
+    check_schedule(cfg, module)
     start = check_start_checkpoint(cfg.ckpt_path, module) if cfg.get("ckpt_path") else None
     if start is not None and cfg.get("resume"):
         done = finished_run(start, cfg)
