@@ -117,11 +117,13 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             best_path = checkpoint.best_model_path
             # the pair (PSNR, SSIM) of the best checkpoint on the fixed validation set
             remember_csv_columns(trainer)
-            validated = trainer.validate(module, datamodule=datamodule, ckpt_path=best_path)
+            validated = trainer.validate(
+                module, datamodule=datamodule, ckpt_path=best_path, weights_only=True
+            )
             metrics.update(_scalars(validated[0]) if validated else {})
     if cfg.test:
         remember_csv_columns(trainer)
-        tested = trainer.test(module, datamodule=datamodule, ckpt_path=best_path)
+        tested = trainer.test(module, datamodule=datamodule, ckpt_path=best_path, weights_only=True)
         metrics.update(_scalars(tested[0]) if tested else {})
         metrics["test/runtime_s"] = median_test_seconds(module)
         metrics["test/device"] = device_name(module.device)
