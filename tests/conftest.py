@@ -66,13 +66,17 @@ def train_config(tmp_path: Path) -> Callable[..., DictConfig]:
     return make
 
 
-def run_cli(module: str, *args: str, root: Path, timeout: int = 300) -> subprocess.CompletedProcess:
-    """Run ``python -m deblurlab.<module> *args`` as a user would, with run folders under ``root``."""
+def run_cli(
+    module: str, *args: str, root: Path, timeout: int = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run ``python -m deblurlab.<module> *args`` as a user would, with run folders under ``root``
+    (``env``: extra environment variables)."""
     env = {
         **os.environ,
         "DEBLURLAB_ROOT": str(root),
         "WANDB_MODE": "disabled",
         "OMP_NUM_THREADS": "1",
+        **(env or {}),
     }
     command = [sys.executable, "-m", f"deblurlab.{module}", *args]
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)

@@ -9,6 +9,7 @@ whose one-line message names the file.
 from __future__ import annotations
 
 import hashlib
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,13 @@ def read_checkpoint(path: str | Path) -> Any:
         raise CheckpointError(f"{path}: is not a file (a checkpoint or weight file is expected)")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # truncated, not a torch file, a pickle with disallowed objects, ...
-        detail = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
+    except pickle.UnpicklingError:  # random bytes, or a pickle naming objects (code) to build
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint (not a torch file, or it holds objects other than "
+            "tensors and plain values, which deblurlab never loads)"
+        ) from None
+    except Exception as exc:  # truncated, not a torch file, ...
+        detail = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ""
         reason = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
         raise CheckpointError(f"{path}: not a readable checkpoint ({reason})") from None
 

@@ -2,7 +2,18 @@
 
 
 class DeblurlabError(Exception):
-    """Base class: a problem with the user's input that the user can fix."""
+    """Base class: a problem with the user's input that the user can fix.
+
+    The message is kept on one line: line breaks (e.g. inside a file name) are shown escaped.
+    """
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(
+            *(
+                a.replace("\r", "\\r").replace("\n", "\\n") if isinstance(a, str) else a
+                for a in args
+            )
+        )
 
 
 class ConfigError(DeblurlabError):

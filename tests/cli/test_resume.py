@@ -59,7 +59,7 @@ def test_resume_continues_training_in_the_same_folder_checkpoint_and_wandb_run(t
     assert last["global_step"] == 2 * first["global_step"]  # continued, not restarted
     # the run's own config, recorded once; the resumed job's record beside it
     assert OmegaConf.load(run / ".hydra" / "config.yaml").resume is None
-    assert "schedule.max_epochs=2" in OmegaConf.load(run / ".hydra" / "resume" / "overrides.yaml")
+    assert "schedule.max_epochs=2" in OmegaConf.load(run / ".hydra-resume" / "overrides.yaml")
     assert last["deblurlab_config"]["resume"] == str(run)
     assert last["deblurlab_config"]["model"]["net"]["base_channels"] == 8  # from the run's config
     # the same W&B run (same id and name), and the earlier CSV log kept

@@ -145,6 +145,9 @@ class DeblurDataModule(pl.LightningDataModule):
             raise ConfigError(f"data.crop_size must be positive, got {crop_size}")
         if batch_size <= 0:
             raise ConfigError(f"data.batch_size must be positive, got {batch_size}")
+        for key, probability in (("hflip", hflip), ("vflip", vflip), ("rot90", rot90)):
+            if isinstance(probability, bool) or not 0.0 <= float(probability) <= 1.0:
+                raise ConfigError(f"data.{key} is a probability in [0, 1], got {probability!r}")
         self.source = source
         self.crop_size = crop_size
         self.batch_size = batch_size

@@ -12,6 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from deblurlab.atomic import atomic_write
 from deblurlab.errors import DataError
 from deblurlab.quantize import to_uint8
 
@@ -82,9 +83,12 @@ def read_image(path: str | Path) -> np.ndarray:
 
 
 def write_image(path: str | Path, image: np.ndarray) -> None:
-    """Write an H x W x 3 RGB image (uint8; uint16 or float in [0, 1] rounded to 8 bits)."""
+    """Write an H x W x 3 RGB image (uint8; uint16 or float in [0, 1] rounded to 8 bits).
+
+    The file is written whole or not at all (:func:`deblurlab.atomic.atomic_write`): a link at
+    ``path`` is replaced by the new file, so whatever it pointed to is never overwritten.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     if image.dtype == np.uint16:
         image = image / 65535.0
     if image.dtype != np.uint8:
@@ -92,4 +96,7 @@ def write_image(path: str | Path, image: np.ndarray) -> None:
     ok, encoded = cv2.imencode(path.suffix or ".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     if not ok:
         raise DataError(f"{path}: could not encode image")
-    encoded.tofile(str(path))
+    try:  # a temporary file renamed over the target: a link there is replaced, never followed
+        atomic_write(path, lambda f: f.write(encoded.tobytes()))
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be written ({exc.strerror or exc})") from None

@@ -18,6 +18,7 @@ Layouts (``root`` is ``data.root``):
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,11 +75,29 @@ def image_files(folder: Path, recursive: bool = False) -> list[Path]:
     """The image files in ``folder`` (sorted); DataError if it is missing or holds no image."""
     if not folder.is_dir():
         raise DataError(f"{folder}: folder not found")
-    found = folder.rglob("*") if recursive else folder.iterdir()
-    files = sorted(p for p in found if p.is_file() and is_image_file(p))
+    try:
+        found = list(folder.rglob("*") if recursive else folder.iterdir())
+    except OSError as exc:
+        raise DataError(f"{folder}: cannot be listed ({exc.strerror or exc})") from None
+    files = sorted(p for p in found if is_image_file(p) and _usable_file(p))
     if not files:
         raise DataError(f"{folder}: no images here (looked for {', '.join(IMAGE_SUFFIXES)})")
     return files
+
+
+def _usable_file(path: Path) -> bool:
+    """True for a regular file (or a link to one); DataError for a link that loops or dangles
+    (a dataset file that silently vanished would change the dataset)."""
+    if path.is_symlink():
+        try:
+            path.resolve(strict=True)
+        except RuntimeError:  # Python 3.11 reports a loop this way
+            raise DataError(f"{path}: symbolic link loop") from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise DataError(f"{path}: symbolic link loop") from None
+            raise DataError(f"{path}: broken symbolic link ({exc.strerror or exc})") from None
+    return path.is_file()
 
 
 def _by_stem(files: list[Path], folder: Path) -> dict[str, Path]:

@@ -48,7 +48,8 @@ class NonFiniteGuard(pl.Callback):
         batch: Any,
         batch_idx: int,
     ) -> None:
-        if outputs is not None:
+        skipped = outputs is None or (isinstance(outputs, dict) and outputs.get("loss") is None)
+        if not skipped:  # Lightning hands {} on when training_step returned None
             self.in_a_row = 0
             return
         self.in_a_row += 1

@@ -95,5 +95,11 @@ def load_weights(net: nn.Module, path: str | Path) -> nn.Module:
         raise WeightsMismatchError(
             f"{path} does not fit {type(net).__name__}: " + "; ".join(problems)
         )
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(v.isfinite().all())]
+    if bad:
+        raise CheckpointError(
+            f"{path}: {len(bad)} weight tensors hold NaN or inf (e.g. {bad[0]}); the training "
+            "that wrote it diverged, refusing to use it"
+        )
     net.load_state_dict(state, strict=True)
     return net

@@ -109,8 +109,78 @@ def check_run_dir_argument(argv: list[str]) -> None:
     for arg in argv:
         if arg.startswith("hydra.run.dir="):
             folder = Path(arg.split("=", 1)[1].strip("'\"")).expanduser()
+            existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+            if existing is not None and not (
+                existing.is_dir() and os.access(existing, os.W_OK | os.X_OK)
+            ):
+                raise ConfigError(f"hydra.run.dir={folder}: {existing} is not a writable folder")
             if holds_run(folder):
                 raise ConfigError(
                     f"{folder} already holds a run; continue it with resume={folder}, or "
                     "choose another folder (hydra.run.dir=...)"
+                )
+
+
+_NUMERIC = ("lr", "weight_decay", "eps", "momentum", "eta_min", "gamma", "T_max", "step_size")
+
+
+def check_schedule(cfg: DictConfig, module: Any) -> None:
+    """Build the optimizer and LR scheduler once on a stand-in parameter, so a bad value
+    (``schedule.optimizer.lr=abc``) is one line naming the key now, not a traceback when the
+    training starts."""
+    import torch
+
+    schedule = cfg.get("schedule") or {}
+    for part in ("optimizer", "scheduler"):
+        section = schedule.get(part) or {}
+        for key in _NUMERIC:
+            value = section.get(key)
+            if value is not None and (
+                isinstance(value, str | bool) or not isinstance(value, int | float)
+            ):
+                raise ConfigError(f"schedule.{part}.{key} must be a number, got {value!r}")
+    if module.optimizer_factory is None:
+        return
+    try:
+        optimizer = module.optimizer_factory(params=[torch.zeros(1, requires_grad=True)])
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"schedule.optimizer: {str(exc).splitlines()[0]}") from None
+    if module.scheduler_factory is not None:
+        try:
+            module.scheduler_factory(optimizer=optimizer)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"schedule.scheduler: {str(exc).splitlines()[0]}") from None
+
+
+def config_group_choices() -> dict[str, list[str]]:
+    """``{group: [options]}`` of the shipped config groups (folders of the config package)."""
+    import importlib.resources
+
+    root = Path(str(importlib.resources.files("deblurlab.conf")))
+    groups: dict[str, list[str]] = {}
+    for folder in sorted(p for p in root.rglob("*") if p.is_dir() and p.name != "__pycache__"):
+        options = sorted(f.stem for f in folder.glob("*.yaml"))
+        if options:
+            groups[folder.relative_to(root).as_posix()] = options
+    return groups
+
+
+def check_group_choices(argv: list[str]) -> None:
+    """``group=option`` overrides naming an option that does not exist: one line listing the
+    choices (Hydra would print a multi-line error). Skipped with an extra config dir."""
+    if any(a.startswith(("--config-dir", "-cd", "hydra.searchpath", "resume=")) for a in argv):
+        return
+    groups = config_group_choices()
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        key = key.lstrip("+")
+        if not sep or key not in groups or arg.startswith("~"):
+            continue
+        values = [v.strip() for v in value.split(",")] if "," in value else [value.strip()]
+        for option in values:
+            if option in ("null", "") or option.startswith(("choice(", "range(", "glob(")):
+                continue
+            if option not in groups[key]:
+                raise ConfigError(
+                    f"{key}={option}: no such option; choices: {', '.join(groups[key])}"
                 )

@@ -5,7 +5,8 @@ Hydra composes a config before any task code runs, so the command line is rewrit
 ``DIR/.hydra/config.yaml`` (the run's own config, not today's ``src/deblurlab/conf/``), writes into ``DIR``
 (``hydra.run.dir``) and starts from ``DIR/checkpoints/last.ckpt``. Further ``key=value`` overrides
 still apply (e.g. more epochs: ``schedule.max_epochs=4000``). The original ``DIR/.hydra`` record is
-kept; the resumed job's own record goes to ``DIR/.hydra/resume``.
+kept; the resumed job's own record goes to ``DIR/.hydra-resume`` (outside ``.hydra``: a folder
+there would become a config group of the next resume and clash with ``resume=``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from deblurlab.errors import ConfigError
 
-RESUME_RECORD = ".hydra/resume"
+RESUME_RECORD = ".hydra-resume"
 
 
 def _quote(value: str) -> str:

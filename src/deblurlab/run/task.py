@@ -17,12 +17,37 @@ log = logging.getLogger("deblurlab")
 EXIT_USER_ERROR = 2
 
 
+# Errors a constructor raises for a bad argument value; when Hydra built the object from the
+# config, the config key is known and the error is the user's to fix.
+_BAD_VALUE_ERRORS: tuple[type[BaseException], ...] = (ValueError, TypeError)
+
+
+def _config_value_error(exc: InstantiationException) -> str | None:
+    """``<full_key>: <first line of the constructor's error>`` for a bad config value."""
+    cause = exc.__cause__
+    if cause is None or isinstance(cause, DeblurlabError):
+        return None
+    if not isinstance(cause, _BAD_VALUE_ERRORS) and type(cause).__name__ not in (
+        "MisconfigurationException",
+        "ValidationError",
+    ):
+        return None
+    key = next(
+        (ln.split(":", 1)[1].strip() for ln in str(exc).splitlines() if ln.startswith("full_key:")),
+        None,
+    )
+    detail = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    return f"{key}: {detail}" if key else detail
+
+
 def user_error(exc: BaseException) -> str | None:
     """The one-line message of a user-fixable error (also when Hydra wrapped it), else None."""
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, DeblurlabError):
             return str(seen)
+        if isinstance(seen, InstantiationException) and (found := _config_value_error(seen)):
+            return found
         if isinstance(seen, OmegaConfBaseException) and not isinstance(
             seen, InstantiationException
         ):

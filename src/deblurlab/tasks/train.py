@@ -27,6 +27,7 @@ from deblurlab.run.build import build_module, build_trainer
 from deblurlab.run.config import check_train_config
 from deblurlab.run.csv_log import keep_earlier_csv_log, remember_csv_columns
 from deblurlab.run.guards import (
+    check_schedule,
     check_start_checkpoint,
     check_writable,
     claim_run_folder,
@@ -86,6 +87,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     datamodule = instantiate(cfg.data)
     module = build_module(cfg)
+    check_schedule(cfg, module)
     start = check_start_checkpoint(cfg.ckpt_path, module) if cfg.get("ckpt_path") else None
     if start is not None and cfg.get("resume"):
         done = finished_run(start, cfg)
@@ -115,11 +117,13 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             best_path = checkpoint.best_model_path
             # the pair (PSNR, SSIM) of the best checkpoint on the fixed validation set
             remember_csv_columns(trainer)
-            validated = trainer.validate(module, datamodule=datamodule, ckpt_path=best_path)
+            validated = trainer.validate(
+                module, datamodule=datamodule, ckpt_path=best_path, weights_only=True
+            )
             metrics.update(_scalars(validated[0]) if validated else {})
     if cfg.test:
         remember_csv_columns(trainer)
-        tested = trainer.test(module, datamodule=datamodule, ckpt_path=best_path)
+        tested = trainer.test(module, datamodule=datamodule, ckpt_path=best_path, weights_only=True)
         metrics.update(_scalars(tested[0]) if tested else {})
         metrics["test/runtime_s"] = median_test_seconds(module)
         metrics["test/device"] = device_name(module.device)

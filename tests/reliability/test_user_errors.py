@@ -1,0 +1,98 @@
+"""Every mistake is one line naming the key or file, exit code 2, before any training starts."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from conftest import TINY, compose_config
+from deblurlab.cli.train import main
+
+BASE = [*TINY, "debug=smoke", "test=false", "trainer.max_epochs=1"]
+
+
+def _files(tmp: Path) -> dict[str, Path]:
+    (tmp / "random.ckpt").write_bytes(bytes(range(256)) * 8)
+    torch.save({"model": {"w": torch.zeros(2)}}, tmp / "weights.pkl")
+    (tmp / "old" / "checkpoints").mkdir(parents=True)
+    return {"tmp": tmp}
+
+
+CASES = {
+    "missing ckpt_path": (["ckpt_path={tmp}/none.ckpt"], "{tmp}/none.ckpt: checkpoint not found"),
+    "random ckpt_path": (["ckpt_path={tmp}/random.ckpt"], "{tmp}/random.ckpt: not a readable"),
+    "foreign ckpt_path": (
+        ["ckpt_path={tmp}/weights.pkl"],
+        "{tmp}/weights.pkl: not a deblurlab training checkpoint",
+    ),
+    "missing pretrained": (
+        ["model.pretrained={tmp}/none.pkl"],
+        "{tmp}/none.pkl: checkpoint not found",
+    ),
+    "lr=abc": (["schedule.optimizer.lr=abc"], "schedule.optimizer.lr must be a number, got 'abc'"),
+    "constructor ValueError": (
+        ["data.source.holdout=1.5"],
+        "data.source: data.source.holdout must be in (0, 1), got 1.5",
+    ),
+    "fraction": (["data.vflip=-0.5"], "data.vflip is a probability in [0, 1], got -0.5"),
+    "unknown option": (
+        ["model=mimo_unet_xl"],
+        "model=mimo_unet_xl: no such option; choices: mimo_unet, mimo_unet_plus, mimo_unet_pp, "
+        "sgenet",
+    ),
+    "missing dataset root": (["data=gopro"], "data.root is not set"),
+    "run folder holds a run": (
+        ["hydra.run.dir={tmp}/old"],
+        "{tmp}/old already holds a run; continue it with resume={tmp}/old",
+    ),
+    "gpu without a GPU": (["trainer=gpu"], "trainer: No supported gpu backend found!"),
+}
+
+
+def _run(argv: list[str], monkeypatch, capsys) -> tuple[int, list[str]]:
+    monkeypatch.setattr(sys, "argv", ["deblurlab-train", *argv])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    return exit_info.value.code, capsys.readouterr().err.strip().splitlines()
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_mistake_is_one_line_and_exit_2(case, tmp_path, monkeypatch, capsys):
+    if case == "gpu without a GPU" and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    files = _files(tmp_path)
+    monkeypatch.setenv("DEBLURLAB_ROOT", str(tmp_path))
+    overrides, expected = CASES[case]
+    argv = [o.format(**files) for o in overrides]
+    if case == "missing dataset root":
+        argv += [o for o in BASE if not o.startswith("data.source")]
+    else:
+        argv += BASE
+    code, err = _run(argv, monkeypatch, capsys)
+    assert code == 2
+    assert len(err) >= 1 and err[-1].startswith("error: " + expected.format(**files)), err[-3:]
+    assert not (tmp_path / "old" / ".hydra").exists()  # a refused folder is not written into
+
+
+def test_a_corrupt_last_checkpoint_on_resume_is_one_line(tmp_path, monkeypatch, capsys):
+    run = tmp_path / "run"
+    cfg = compose_config("train", BASE, run)
+    (run / ".hydra").mkdir(parents=True)
+    OmegaConf.save(cfg, run / ".hydra" / "config.yaml")
+    (run / "checkpoints").mkdir()
+    (run / "checkpoints" / "last.ckpt").write_bytes(b"PK\x03\x04 truncated")
+    code, err = _run([f"resume={run}"], monkeypatch, capsys)
+    assert code == 2
+    assert err[-1].startswith(f"error: {run}/checkpoints/last.ckpt: not a readable checkpoint")
+
+
+def test_a_read_only_run_folder_is_one_line(tmp_path, monkeypatch, capsys):
+    # the tests may run as root, for whom no folder is read-only: the permission check is faked
+    monkeypatch.setattr("deblurlab.run.guards.os.access", lambda *a, **k: False)
+    code, err = _run([*BASE, f"hydra.run.dir={tmp_path}/run"], monkeypatch, capsys)
+    assert code == 2
+    assert err[-1] == f"error: hydra.run.dir={tmp_path}/run: {tmp_path} is not a writable folder"
