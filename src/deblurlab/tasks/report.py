@@ -237,6 +237,11 @@ HEADER = (
 
 def render_row(row: Row) -> str:
     """One markdown table line: ours beside the paper's."""
+    return "| " + " | ".join(row_cells(row)) + " |"
+
+
+def row_cells(row: Row) -> list[str]:
+    """The cells of one table line (markdown and HTML reports): ours beside the paper's."""
     psnr, ssim = row.values("psnr"), row.values("ssim")
     paper = row.paper
     delta = (
@@ -261,7 +266,7 @@ def render_row(row: Row) -> str:
         _fmt(paper.get("runtime_s"), 3),
         str(len(row.runs)),
     ]
-    return "| " + " | ".join(cells) + " |"
+    return cells
 
 
 def render_markdown(tables: dict[str, list[Row]], unfinished: list[Path]) -> str:
@@ -386,6 +391,12 @@ def report(roots: list[Path], out: Path | None = None) -> dict[str, Any]:
     (out / "report.md").write_text(markdown)
     write_csv(runs, out / "runs.csv")
     points = plot_psnr_runtime(tables, out / "psnr_vs_runtime.png")
+    from deblurlab.tasks.report_html import write_html
+
+    write_html(tables, out / "report.html", out / "psnr_vs_runtime.png")
     print(markdown)
-    print(f"wrote {out / 'report.md'}, {out / 'runs.csv'}, {out / 'psnr_vs_runtime.png'}")
+    print(
+        f"wrote {out / 'report.md'}, {out / 'report.html'}, {out / 'runs.csv'}, "
+        f"{out / 'psnr_vs_runtime.png'}"
+    )
     return {"runs": len(runs), "rows": sum(map(len, tables.values())), "points": points, "out": out}
