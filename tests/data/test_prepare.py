@@ -6,6 +6,7 @@ import pytest
 
 from conftest import compose_config
 from deblurlab.data import DecodedCache
+from deblurlab.errors import ConfigError
 from deblurlab.run.task import run_task
 from deblurlab.tasks.prepare import prepare
 from fixtures.datasets import make_folder, make_gopro, make_hide
@@ -65,3 +66,28 @@ def test_prepare_reports_bad_data_in_one_line_and_exits_2(tmp_path, capsys):
 def test_prepare_refuses_the_synthetic_data(tmp_path):
     with pytest.raises(Exception, match="deblurlab-prepare works on image datasets"):
         prepare(config(tmp_path, "data=synthetic"))
+
+
+def test_verify_counts_pairs_against_the_published_counts(tmp_path, monkeypatch, capsys):
+    import deblurlab.tasks.prepare as prepare_task
+    from conftest import run_cli
+
+    root = make_gopro(tmp_path / "gopro", num_train=3, num_test=2)
+    # a partial download: 3 and 2 pairs where 2103 and 1111 are published -> one line, exit 2
+    result = run_cli("cli.prepare", "data=gopro", f"data.root={root}", "verify=true", root=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: {root}: train has 3 pairs, published 2103; test has 2 pairs, published 1111 "
+        "(incomplete download?)"
+    )
+    assert "train: 3 pairs, published 2103: MISMATCH" in result.stdout
+    assert not (root / "deblurlab_cache").exists()  # verify decodes and caches nothing
+    # the same folder passes when the published counts are what is on disk
+    monkeypatch.setitem(prepare_task.KNOWN_COUNTS, ("gopro", "train"), 3)
+    monkeypatch.setitem(prepare_task.KNOWN_COUNTS, ("gopro", "test"), 2)
+    summary = prepare(config(tmp_path, "data=gopro", f"data.root={root}", "verify=true"))
+    assert summary["train"] == {"pairs": 3, "published": 3}
+    assert "test : 2 pairs, published 2: ok" in capsys.readouterr().out
+    folder = make_folder(tmp_path / "folder", num_train=2, num_test=1)
+    with pytest.raises(ConfigError, match="no published pair counts"):
+        prepare(config(tmp_path, "data=folder", f"data.root={folder}", "verify=true"))

@@ -96,15 +96,28 @@ def run_tags(cfg: DictConfig) -> list[str]:
     return list(dict.fromkeys(tags))
 
 
+def wandb_group(group: str | None, name: str, wandb_id: str) -> str:
+    """The W&B group of a training run: its group (experiment, search or sweep), else a group of
+    its own (``<name> (<id>)``, which evaluations of its checkpoints join); runs of a ``debug=*``
+    mode are grouped apart (``debug=smoke: <group>``), so smoke runs never mix with real ones."""
+    base = group or f"{name} ({wandb_id})"
+    hydra_cfg = _hydra_config()
+    debug = hydra_cfg.runtime.choices.get("debug") if hydra_cfg is not None else None
+    return f"debug={debug}: {base}" if debug else base
+
+
 def new_identity(cfg: DictConfig) -> dict[str, Any]:
     """A fresh identity for ``cfg``'s run (an explicit ``run_name=...`` override is kept)."""
     overrides = task_overrides()
     explicit = any(o.lstrip("+").startswith("run_name=") for o in overrides)
+    name = str(cfg.run_name) if explicit else run_name(str(cfg.model.name), overrides)
+    group, wandb_id = run_group(cfg), uuid.uuid4().hex[:12]
     return {
-        "name": str(cfg.run_name) if explicit else run_name(str(cfg.model.name), overrides),
-        "group": run_group(cfg),
+        "name": name,
+        "group": group,
         "tags": run_tags(cfg),
-        "wandb_id": uuid.uuid4().hex[:12],
+        "wandb_id": wandb_id,
+        "wandb_group": wandb_group(group, name, wandb_id),
     }
 
 
@@ -127,7 +140,69 @@ def apply_identity(cfg: DictConfig, identity: dict[str, Any]) -> None:
         wandb = (cfg.get("logger") or {}).get("wandb")
         if wandb and str(wandb.get("_target_", "")).endswith("WandbLogger"):
             wandb.name = identity["name"]
-            wandb.group = identity["group"]
+            wandb.group = identity.get("wandb_group") or identity["group"]
+            wandb.job_type = "train"
             wandb.tags = identity["tags"]
             wandb.id = identity["wandb_id"]
             wandb.resume = "allow"  # the same id again (resume=<run dir>) continues that run
+
+
+def _data_label(data_cfg: Any) -> str | None:
+    """A short name for a data config: its layout (gopro, hide, ...) or its source class."""
+    source = (data_cfg or {}).get("source") or {}
+    if source.get("layout"):
+        return str(source["layout"])
+    target = str(source.get("_target_") or "")
+    return target.rsplit(".", 1)[-1] or None
+
+
+def apply_eval_identity(
+    cfg: DictConfig, train_cfg: DictConfig | None, summary: dict[str, Any]
+) -> dict[str, Any]:
+    """Join an evaluation's W&B run to the training run that made its checkpoint.
+
+    Sets the eval config's W&B logger (if any) to ``job_type=eval``, the training run's W&B group
+    (a release weight file gets a group of its own: ``release <file name>``) and a name saying
+    what was scored where. Returns the config to log with it: the training run's config at the top
+    level (so the same columns line up in the W&B table and in parallel coordinates), the
+    evaluation settings under ``eval`` (checkpoint, its SHA-256 prefix, protocol, split, data,
+    inference settings), ``train_run_id``, and ``train_artifact`` when the training run logged
+    its checkpoints as artifacts (``logger.wandb.log_model=true``).
+    """
+    from omegaconf import OmegaConf
+
+    checkpoint = Path(str(summary["checkpoint"]))
+    train: dict[str, Any] = {}
+    train_wandb: dict[str, Any] = {}
+    if train_cfg is not None:
+        train = OmegaConf.to_container(train_cfg, resolve=False)  # already resolved when saved
+        train_wandb = ((train.get("logger") or {}).get("wandb")) or {}
+        for key in ("logger", "callbacks", "paths", "hydra"):
+            train.pop(key, None)  # where the training run wrote, not what it was
+    train_name = train_wandb.get("name") or train.get("run_name") or checkpoint.name
+    if train_cfg is None:
+        group = f"release {checkpoint.name}"
+    else:
+        group = train_wandb.get("group") or str(train_name)
+    data = _data_label(cfg.get("data")) or _data_label(train.get("data"))
+    settings = {
+        k: summary.get(k)
+        for k in ("checkpoint", "checkpoint_sha256", "protocol", "split", "ensemble", "tile")
+    }
+    config: dict[str, Any] = {
+        **train,
+        "eval": {**settings, "precision": summary.get("precision"), "data": data},
+    }
+    if train_wandb.get("id"):
+        config["train_run_id"] = train_wandb["id"]
+        if train_wandb.get("log_model"):
+            config["train_artifact"] = f"model-{train_wandb['id']}:latest"
+    with open_dict(cfg):
+        wandb = (cfg.get("logger") or {}).get("wandb")
+        if wandb and str(wandb.get("_target_", "")).endswith("WandbLogger"):
+            wandb.name = (
+                f"eval {train_name} on {data or summary.get('split')} ({summary['protocol']})"
+            )
+            wandb.group = group
+            wandb.job_type = "eval"
+    return config

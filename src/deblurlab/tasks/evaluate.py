@@ -26,6 +26,7 @@ from deblurlab.inference.loading import load_restorer_from_config
 from deblurlab.metrics import PROTOCOLS, SSIM_MATLAB, SSIM_VARIANTS, batch_scores, per_image_records
 from deblurlab.quantize import to_uint8
 from deblurlab.run.build import instantiate_group
+from deblurlab.run.identity import apply_eval_identity
 from deblurlab.timing import timed
 
 log = logging.getLogger("deblurlab")
@@ -117,7 +118,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     }
     with open(output_dir / "summary.json", "w") as f:
         json.dump(summary, f, indent=2)
-    log_to_loggers(cfg, summary, samples)
+    log_to_loggers(cfg, summary, samples, apply_eval_identity(cfg, loaded.run_cfg, summary))
     print(
         f"{summary['model']} ({summary['model_source']}), ensemble {summary['ensemble'] or 'none'}, "
         f"on {len(records)} {cfg.split} images ({protocol} protocol, from {protocol_source}): "
@@ -139,8 +140,14 @@ def resolve_protocol(requested: str | None, run_cfg: DictConfig | None) -> tuple
     return "gopro", "default"
 
 
-def log_to_loggers(cfg: DictConfig, summary: dict[str, Any], samples: list[list[Any]]) -> None:
-    """Send the summary numbers (and, to W&B, a table of sample images) to the configured loggers."""
+def log_to_loggers(
+    cfg: DictConfig,
+    summary: dict[str, Any],
+    samples: list[list[Any]],
+    run_config: dict[str, Any] | None = None,
+) -> None:
+    """Send the summary numbers (and, to W&B, a table of sample images) to the configured loggers,
+    with ``run_config`` (the training run's config and the evaluation settings) as their config."""
     loggers = instantiate_group(cfg.get("logger"))
     if not loggers:
         return
@@ -152,7 +159,17 @@ def log_to_loggers(cfg: DictConfig, summary: dict[str, Any], samples: list[list[
         if isinstance(v, int | float) and not isinstance(v, bool)
     }
     for logger in loggers:
-        logger.log_hyperparams({k: v for k, v in summary.items() if f"eval/{k}" not in numbers})
+        logger.log_hyperparams(
+            {
+                **{k: v for k, v in summary.items() if f"eval/{k}" not in numbers},
+                **(run_config or {}),
+            }
+        )
+        artifact = (run_config or {}).get("train_artifact")
+        if isinstance(logger, WandbLogger) and artifact and not logger.experiment.settings._offline:
+            logger.experiment.use_artifact(
+                artifact
+            )  # offline runs cannot: the name is in the config
         logger.log_metrics(numbers)
         if isinstance(logger, WandbLogger) and samples:
             import wandb

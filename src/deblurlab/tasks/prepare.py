@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 from deblurlab.data.checks import check_pairs
 from deblurlab.data.layouts import KNOWN_COUNTS, splits_on_disk
 from deblurlab.data.paired import PairedFolderSource
-from deblurlab.errors import ConfigError
+from deblurlab.errors import ConfigError, DataError
 
 log = logging.getLogger("deblurlab")
 
@@ -31,6 +31,8 @@ def prepare(cfg: DictConfig) -> dict[str, Any]:
             "deblurlab-prepare works on image datasets: data=gopro|realblur_j|realblur_r|hide|folder"
         )
     splits = list(cfg.get("splits") or splits_on_disk(source.root_path(), source.layout))
+    if cfg.get("verify", False):
+        return verify_counts(source, splits)
     cache = source.cache()
     summary: dict[str, Any] = {"root": str(source.root_path()), "layout": source.layout}
     for split in splits:
@@ -61,4 +63,34 @@ def prepare(cfg: DictConfig) -> dict[str, Any]:
         amount = f"{size / 2**30:.2f} GiB" if size >= 2**30 else f"{size / 2**20:.1f} MiB"
         lines.append(f"  cache: {cache.dir} ({amount} of decoded pixels)")
     print("\n".join(lines), flush=True)
+    return summary
+
+
+def verify_counts(source: PairedFolderSource, splits: list[str]) -> dict[str, Any]:
+    """``verify=true``: count each split's pairs against the published count, decode nothing.
+
+    Prints one line per split; raises DataError naming the dataset root and every split whose
+    count differs (an incomplete download or a wrong folder). Layouts without published counts
+    (``folder``) are refused: there is nothing to verify against.
+    """
+    if not any((source.layout, split) in KNOWN_COUNTS for split in splits):
+        raise ConfigError(
+            f"verify=true: no published pair counts for data layout {source.layout!r} "
+            "(known: gopro, realblur_j, realblur_r, hide)"
+        )
+    summary: dict[str, Any] = {"root": str(source.root_path()), "layout": source.layout}
+    lines = [f"deblurlab-prepare verify=true: {source.describe()}"]
+    wrong: list[str] = []
+    for split in splits:
+        count, published = len(source.pairs(split)), KNOWN_COUNTS.get((source.layout, split))
+        summary[split] = {"pairs": count, "published": published}
+        verdict = "ok" if count == published else "MISMATCH"
+        if published is None:
+            verdict = "no published count"
+        elif count != published:
+            wrong.append(f"{split} has {count} pairs, published {published}")
+        lines.append(f"  {split:5s}: {count} pairs, published {published}: {verdict}")
+    print("\n".join(lines), flush=True)
+    if wrong:
+        raise DataError(f"{source.root_path()}: {'; '.join(wrong)} (incomplete download?)")
     return summary

@@ -251,6 +251,12 @@ def protocol_mismatch(row: Row) -> str | None:
 
 def render_row(row: Row) -> str:
     """One markdown table line: ours beside the paper's (only under the paper's protocol)."""
+    return "| " + " | ".join(row_cells(row)) + " |"
+
+
+def row_cells(row: Row) -> list[str]:
+    """The cells of one table line (markdown and HTML reports): ours beside the paper's; the
+    paper's numbers are refused when the row was scored under another protocol."""
     psnr, ssim = row.values("psnr"), row.values("ssim")
     paper = row.paper
     mismatch = protocol_mismatch(row)
@@ -279,7 +285,7 @@ def render_row(row: Row) -> str:
         _fmt(paper.get("runtime_s"), 3),
         str(len(row.runs)),
     ]
-    return "| " + " | ".join(cells) + " |"
+    return cells
 
 
 def render_markdown(tables: dict[str, list[Row]], unfinished: list[Path]) -> str:
@@ -417,6 +423,12 @@ def report(roots: list[Path], out: Path | None = None) -> dict[str, Any]:
     (out / "report.md").write_text(markdown)
     write_csv(runs, out / "runs.csv")
     points = plot_psnr_runtime(tables, out / "psnr_vs_runtime.png")
+    from deblurlab.tasks.report_html import write_html
+
+    write_html(tables, out / "report.html", out / "psnr_vs_runtime.png")
     print(markdown)
-    print(f"wrote {out / 'report.md'}, {out / 'runs.csv'}, {out / 'psnr_vs_runtime.png'}")
+    print(
+        f"wrote {out / 'report.md'}, {out / 'report.html'}, {out / 'runs.csv'}, "
+        f"{out / 'psnr_vs_runtime.png'}"
+    )
     return {"runs": len(runs), "rows": sum(map(len, tables.values())), "points": points, "out": out}

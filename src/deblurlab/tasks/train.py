@@ -22,6 +22,12 @@ from pytorch_lightning.utilities import rank_zero_only
 from deblurlab.atomic import remove_partial_files, write_json
 from deblurlab.lit.callbacks import EmbedConfig
 from deblurlab.lit.deblur_module import DeblurLitModule
+from deblurlab.lit.wandb_callbacks import (
+    WandbBestMetrics,
+    WandbCheckpointArtifact,
+    WandbTestTable,
+    take_log_model,
+)
 from deblurlab.models.macs import REFERENCE_SIZE, count_macs
 from deblurlab.run.build import build_module, build_trainer
 from deblurlab.run.config import check_train_config
@@ -99,7 +105,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             )
             return {"finished": True}
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    trainer = build_trainer(cfg, [EmbedConfig(resolved)])
+    wandb_extras = [
+        WandbBestMetrics(),
+        WandbTestTable(),
+        WandbCheckpointArtifact(take_log_model(cfg)),
+    ]
+    trainer = build_trainer(cfg, [EmbedConfig(resolved), *wandb_extras])
     cost = model_cost(module) if rank_zero else {}
     log.info("model %s: %s parameters", cfg.model.name, f"{cost.get('num_params', 0):,}")
     for logger in trainer.loggers:
