@@ -42,7 +42,14 @@ FORBIDDEN: dict[str, set[str]] = {
     "tasks": {"cli"},
     "benchmarks": {"cli"},
 }
-BOTTOM = {"errors", "quantize", "timing", "resample", "checkpoint"}  # single modules anyone may use
+BOTTOM = {
+    "errors",
+    "quantize",
+    "timing",
+    "resample",
+    "checkpoint",
+    "hardware",
+}  # single modules anyone may use
 
 
 def _imported_packages(path: Path, module: str | None = None) -> set[str]:
