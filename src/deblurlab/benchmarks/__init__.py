@@ -34,7 +34,8 @@ class BenchOptions:
     """What to run: ``quick`` (tiny networks and sizes: a smoke test of the benchmark itself),
     ``large`` (add 1280 x 720 and the tiled 4K image), ``compile`` (add torch.compile rows),
     ``networks`` (names to measure, None = all), ``repeats`` (timed calls per variant),
-    ``device`` (where the inference table runs: ``cpu`` or ``cuda``)."""
+    ``device`` (where the inference table runs: ``cpu`` or ``cuda``), ``train_size`` (side of the
+    training-step crops; 256 as in the papers)."""
 
     quick: bool = False
     large: bool = False
@@ -42,6 +43,7 @@ class BenchOptions:
     networks: list[str] | None = None
     repeats: int = 3
     device: str = "cpu"
+    train_size: int = 256
     targets: list[Target] = field(default_factory=list)
 
 

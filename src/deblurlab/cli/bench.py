@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=None, help="timed calls per variant")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="inference table")
+    parser.add_argument("--train-size", type=int, default=256, help="training-step crop side")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> None:
         networks=args.networks,
         repeats=args.repeats or (1 if args.quick else 3),
         device=args.device,
+        train_size=args.train_size,
     )
     print(machine_line() + "\n", flush=True)
     for name in args.only or (LARGE_SECTIONS if args.large else DEFAULT_SECTIONS):
