@@ -56,3 +56,18 @@ def test_the_default_sections_run_quick_and_print_machine_and_tables(capsys):
     assert diff <= 1e-5  # channels_last changes nothing but rounding
     lightning = next(line for line in out.splitlines() if "deblurlab Lightning step" in line)
     assert float(lightning.split("|")[2]) > 0
+
+
+def test_the_documented_options_reach_the_sections():
+    from deblurlab.cli.bench import LARGE_SECTIONS, parse
+
+    opts, sections, threads = parse(
+        ["--large", "--compile", "--networks", "MIMO-UNet", "--repeats", "5", "--train-size", "128"]
+    )
+    assert sections == list(LARGE_SECTIONS) and "inference" in sections and threads is None
+    assert (opts.large, opts.compile, opts.networks, opts.repeats) == (True, True, ["MIMO-UNet"], 5)
+    assert opts.train_size == 128 and opts.device == "cpu" and not opts.quick
+    opts, sections, threads = parse(["--only", "paths", "--device", "cuda", "--threads", "2"])
+    assert sections == ["paths"] and opts.device == "cuda" and threads == 2 and opts.repeats == 3
+    with pytest.raises(SystemExit):
+        parse(["--networks", "ResNet"])

@@ -57,3 +57,19 @@ def test_the_quick_start_trains_in_bf16_mixed_only_where_native(train_config, mo
     cfg = train_config("experiment=quickstart", tiny=False)
     precision = OmegaConf.to_container(cfg.trainer, resolve=True)["precision"]
     assert precision == ("bf16-mixed" if native else "32-true")
+
+
+@pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])
+def test_the_gpu_bench_training_runs_compose(train_config, precision):
+    # make bench-gpu: deblurlab-train logger=csv debug=smoke trainer=gpu test=false ...
+    cfg = train_config(
+        "logger=csv",
+        "debug=smoke",
+        "trainer=gpu",
+        "test=false",
+        f"trainer.precision={precision}",
+        "run_name=gpu_check",
+        tiny=False,
+    )
+    assert cfg.trainer.accelerator == "gpu" and cfg.trainer.precision == precision
+    assert cfg.test is False and cfg.trainer.limit_train_batches == 2

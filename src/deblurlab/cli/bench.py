@@ -46,8 +46,8 @@ def machine_line() -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Console entry point."""
+def parse(argv: list[str] | None = None) -> tuple[BenchOptions, list[str], int | None]:
+    """The command line -> (options, sections to run, torch threads or None)."""
     parser = argparse.ArgumentParser(prog="deblurlab-bench", description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=sorted(SECTIONS), help="sections to run")
     parser.add_argument("--quick", action="store_true", help="tiny networks and sizes")
@@ -59,8 +59,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="inference table")
     parser.add_argument("--train-size", type=int, default=256, help="training-step crop side")
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    known = ("MIMO-UNet", "MIMO-UNet+", "SGENet")
+    for name in args.networks or []:
+        if name not in known:
+            parser.error(f"--networks: unknown network {name!r} (known: {', '.join(known)})")
     opts = BenchOptions(
         quick=args.quick,
         large=args.large,
@@ -70,8 +72,17 @@ def main(argv: list[str] | None = None) -> None:
         device=args.device,
         train_size=args.train_size,
     )
+    sections = args.only or list(LARGE_SECTIONS if args.large else DEFAULT_SECTIONS)
+    return opts, sections, args.threads
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point."""
+    opts, sections, threads = parse(argv)
+    if threads:
+        torch.set_num_threads(threads)
     print(machine_line() + "\n", flush=True)
-    for name in args.only or (LARGE_SECTIONS if args.large else DEFAULT_SECTIONS):
+    for name in sections:
         module = importlib.import_module(SECTIONS[name])
         for table in module.run(opts):
             print(table.render() + "\n", flush=True)
