@@ -7,7 +7,7 @@ STAMP := $(VENV)/.deblurlab-installed
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test lint format bench sweep clean
+.PHONY: help install train test lint format bench bench-gpu sweep clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,8 +35,14 @@ format: $(STAMP) ## ruff autofix and format
 	$(BIN)/ruff check --fix src tests
 	$(BIN)/ruff format src tests
 
-bench: $(STAMP) ## speed and memory table, variants side by side in one run
+bench: $(STAMP) ## speed and memory table, variants side by side in one run (--large: 720p, 4K)
 	$(BIN)/deblurlab-bench $(ARGS)
+
+GPU_RUN := logger=csv debug=smoke trainer=gpu test=false
+bench-gpu: $(STAMP) ## on a GPU machine (< 5 min): smoke training in 32-true and bf16-mixed, inference table
+	$(BIN)/deblurlab-train $(GPU_RUN) trainer.precision=32-true run_name=gpu_fp32
+	$(BIN)/deblurlab-train $(GPU_RUN) trainer.precision=bf16-mixed run_name=gpu_bf16
+	$(BIN)/deblurlab-bench --device cuda --large --only paths $(ARGS)
 
 sweep: $(STAMP) ## the Table-3 fusion ablation, smoke-sized on built-in data, then its report
 	$(BIN)/deblurlab-train -m experiment=ablation_table3 debug=smoke data=synthetic \

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from deblurlab.benchmarks import Table
-from deblurlab.cli.bench import SECTIONS, main
+import pytest
+
+from deblurlab.benchmarks import Table, Target, targets_table
+from deblurlab.cli.bench import DEFAULT_SECTIONS, SECTIONS, main
 
 
 def test_table_renders_markdown_with_a_note():
@@ -20,12 +22,52 @@ def test_table_renders_markdown_with_a_note():
     ]
 
 
-def test_every_section_runs_quick_and_prints_its_tables(capsys):
+def test_targets_say_where_they_apply_and_whether_they_hold():
+    rows = targets_table(
+        [
+            Target("fast", True, "2.0x", True),
+            Target("faster", True, "1.2x", False),
+            Target("bf16", False, reason="needs avx512_bf16"),
+            Target("large", True, reason="run with --large"),
+        ]
+    ).rows
+    assert [row[-1] for row in rows] == [
+        "yes",
+        "NO",
+        "n/a (needs avx512_bf16)",
+        "not measured (run with --large)",
+    ]
+
+
+@pytest.mark.slow
+def test_the_default_sections_run_quick_and_print_machine_and_tables(capsys):
     main(["--quick", "--threads", "1"])
     out = capsys.readouterr().out
-    assert "section not available" not in out
-    for title in ("Forward pass", "Training step", "crops per second", "Tiled"):
+    head = out.splitlines()[0]
+    assert head.startswith("CPU: ") and "avx512_bf16" in head and "amx_bf16" in head
+    assert "torch " in out.splitlines()[1]
+    for title in ("Inference paths", "Training step", "crops per second"):
         assert title.lower() in out.lower(), title
-    assert len(SECTIONS) == 3
-    rows = [line for line in out.splitlines() if line.startswith("| ") and "---" not in line]
-    assert len(rows) > 10
+    assert set(DEFAULT_SECTIONS) <= set(SECTIONS)
+    paths = [line for line in out.splitlines() if line.startswith("| MIMO-UNet |")]
+    assert any("reference (eager fp32 NCHW)" in line and "| 1.00x |" in line for line in paths)
+    default = next(line for line in paths if "deblurlab default" in line)
+    diff = float(default.split("|")[7])
+    assert diff <= 1e-5  # channels_last changes nothing but rounding
+    lightning = next(line for line in out.splitlines() if "deblurlab Lightning step" in line)
+    assert float(lightning.split("|")[2]) > 0
+
+
+def test_the_documented_options_reach_the_sections():
+    from deblurlab.cli.bench import LARGE_SECTIONS, parse
+
+    opts, sections, threads = parse(
+        ["--large", "--compile", "--networks", "MIMO-UNet", "--repeats", "5", "--train-size", "128"]
+    )
+    assert sections == list(LARGE_SECTIONS) and "inference" in sections and threads is None
+    assert (opts.large, opts.compile, opts.networks, opts.repeats) == (True, True, ["MIMO-UNet"], 5)
+    assert opts.train_size == 128 and opts.device == "cpu" and not opts.quick
+    opts, sections, threads = parse(["--only", "paths", "--device", "cuda", "--threads", "2"])
+    assert sections == ["paths"] and opts.device == "cuda" and threads == 2 and opts.repeats == 3
+    with pytest.raises(SystemExit):
+        parse(["--networks", "ResNet"])

@@ -43,7 +43,16 @@ FORBIDDEN: dict[str, set[str]] = {
     "benchmarks": {"cli"},
 }
 # single modules anyone may use (checkpoint_config imports the classes it allows by name only)
-BOTTOM = {"errors", "quantize", "timing", "resample", "checkpoint", "checkpoint_config", "atomic"}
+BOTTOM = {
+    "errors",
+    "quantize",
+    "timing",
+    "resample",
+    "checkpoint",
+    "checkpoint_config",
+    "atomic",
+    "hardware",
+}
 
 
 def _imported_packages(path: Path, module: str | None = None) -> set[str]:

@@ -151,7 +151,7 @@ def test_a_weight_file_without_model_is_refused_in_one_line(checkpoints, tmp_pat
     [
         ("protocol=matlab", "error: protocol must be one of gopro, float, realblur, got 'matlab'"),
         ("tile=0", "error: tile must be null or a positive integer, got 0"),
-        ("precision=fp16", "error: precision must be one of fp32, bf16, got 'fp16'"),
+        ("precision=fp16", "error: precision must be one of fp32, bf16, auto, got 'fp16'"),
         ("split=train", "error: split must be 'test' or 'val', got 'train'"),
     ],
 )

@@ -119,3 +119,21 @@ def test_missing_image_dir_names_the_folder(tmp_path):
 
     with pytest.raises(DataError, match="nowhere"):
         SyntheticBlurSource(image_dir=str(tmp_path / "nowhere")).photos()
+
+
+@pytest.mark.parametrize("experiment", [None, "quickstart"])
+def test_builtin_validation_blur_is_calibrated_to_gopro(train_config, experiment):
+    """The built-in blur is as strong as GoPro's: its validation set's blurry-vs-sharp PSNR
+    (8-bit, per image, averaged) lies within 24.5-27 dB, where GoPro's test pairs lie."""
+    from hydra.utils import instantiate
+
+    from deblurlab.metrics import evaluate_pair
+    from deblurlab.quantize import to_uint8
+
+    overrides = [f"experiment={experiment}"] if experiment else []
+    cfg = train_config(*overrides, tiny=False)
+    source = instantiate(cfg.data.source)
+    val = source.val_dataset()
+    scores = [evaluate_pair(to_uint8(b), to_uint8(s), "gopro")["psnr"] for b, s, _ in val]
+    assert len(scores) == cfg.data.source.val_samples >= 10
+    assert 24.5 <= float(np.mean(scores)) <= 27.0, scores

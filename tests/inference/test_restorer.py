@@ -64,8 +64,8 @@ def test_whole_image_result_is_the_networks_last_output_clamped(net, h, w):
     x = torch.rand(2, 3, h, w)
     with torch.no_grad():
         expected = net(x)[-1]
-    assert torch.equal(Restorer(net, clamp=False)(x), expected)
-    assert torch.equal(Restorer(net)(x), expected.clamp(0, 1))
+    assert torch.equal(Restorer(net, clamp=False, channels_last=False)(x), expected)
+    assert torch.equal(Restorer(net, channels_last=False)(x), expected.clamp(0, 1))
 
 
 def test_a_tile_larger_than_the_image_is_whole_image_inference(net):
@@ -87,6 +87,31 @@ def test_ensemble_is_the_self_ensemble_of_the_network(net, mode):
         expected = SelfEnsemble(net, mode)(x)[-1]
     torch.testing.assert_close(Restorer(net, ensemble=mode, clamp=False)(x), expected)
     assert not torch.equal(Restorer(net, ensemble=mode)(x), Restorer(net)(x))
+
+
+def test_the_default_fast_path_matches_the_plain_nchw_forward():
+    torch.manual_seed(3)
+    plain = mimo_unet(num_res=1, base_channels=8).eval()
+    x = torch.rand(1, 3, 40, 52)
+    with torch.no_grad():
+        expected = plain(x)[-1]
+    restore = Restorer(plain, clamp=False)  # channels_last + inference mode by default
+    out = restore(x)
+    assert restore.settings()["channels_last"] is True
+    assert plain.feat_extract[0].main[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert out.is_contiguous() and out.dtype == torch.float32
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize(("native", "expected"), [(False, "fp32"), (True, "bf16")])
+def test_auto_precision_picks_bf16_only_where_the_cpu_has_it(net, monkeypatch, native, expected):
+    from deblurlab import hardware
+
+    flags = frozenset({"avx2", "avx512_bf16"} if native else {"avx2", "avx512f"})
+    monkeypatch.setattr(hardware, "cpu_info", lambda: hardware.CpuInfo("test CPU", 2, flags))
+    restore = Restorer(net, precision="auto")
+    assert restore.precision == expected and restore.settings()["precision"] == expected
+    assert restore.requested_precision == "auto"
 
 
 def test_bf16_stays_close_to_fp32_and_returns_float32(net):

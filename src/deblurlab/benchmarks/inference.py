@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from deblurlab.benchmarks import Table, median_seconds
+from deblurlab.benchmarks import BenchOptions, Table, median_seconds
 from deblurlab.inference import Restorer
 from deblurlab.metrics import psnr
 
@@ -227,8 +227,9 @@ def ensemble_table(net: nn.Module, blurry: Tensor, sharp: Tensor, repeats: int) 
     return table
 
 
-def run(quick: bool = False, ckpt: str | None = None) -> list[Table]:
+def run(opts: BenchOptions | bool = False, ckpt: str | None = None) -> list[Table]:
     """Every table of this section (``ckpt``: a deblurlab checkpoint instead of random weights)."""
+    quick = opts.quick if isinstance(opts, BenchOptions) else bool(opts)
     ckpt = ckpt or os.environ.get("DEBLURLAB_BENCH_CKPT")
     net, description = load_network(ckpt, quick)
     if torch.cuda.is_available():

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from deblurlab.benchmarks import Table, median_seconds
+from deblurlab.benchmarks import BenchOptions, Table, median_seconds
 
 
 def _networks() -> dict[str, Callable[[], nn.Module]]:
@@ -117,6 +117,7 @@ def training_step_table(quick: bool) -> Table:
     return table
 
 
-def run(quick: bool = False) -> list[Table]:
+def run(opts: BenchOptions | bool = False) -> list[Table]:
     """Every table of this section."""
+    quick = opts.quick if isinstance(opts, BenchOptions) else bool(opts)
     return [forward_table(quick), execution_table(quick), training_step_table(quick)]

@@ -52,10 +52,17 @@ STAGE_SPLITS: dict[str | None, tuple[str, ...]] = {
 class PairedTensors(Dataset):
     """Wrap a raw pair dataset: apply a paired transform and return the batch dict of tensors."""
 
-    def __init__(self, pairs: Dataset, transform: A.Compose | None, crop_size: int | None) -> None:
+    def __init__(
+        self,
+        pairs: Dataset,
+        transform: A.Compose | None,
+        crop_size: int | None,
+        ship_uint8: bool = False,
+    ) -> None:
         self.pairs = pairs
         self.transform = transform
         self.crop_size = crop_size
+        self.ship_uint8 = ship_uint8
         self._seed: int | None = None
 
     def _reseed(self) -> None:
@@ -102,7 +109,25 @@ class PairedTensors(Dataset):
         if reseed:
             self._reseed()
         blurry, sharp = apply_pair(self.transform, blurry, sharp)
+        if self.ship_uint8 and blurry.dtype == sharp.dtype == np.uint8:
+            # bytes through the loader's shared memory; to_float_batch converts after transfer
+            return {"blur": to_chw(blurry), "sharp": to_chw(sharp), "name": name}
         return {"blur": to_tensor(blurry), "sharp": to_tensor(sharp), "name": name}
+
+
+def to_chw(image: np.ndarray) -> torch.Tensor:
+    """H x W x C array -> C x H x W tensor of the same dtype (contiguous)."""
+    return torch.from_numpy(np.ascontiguousarray(np.asarray(image).transpose(2, 0, 1)))
+
+
+def to_float_batch(batch: Any) -> Any:
+    """uint8 images of a batch dict -> float32 in [0, 1], the same floats as ``to_tensor``."""
+    if isinstance(batch, dict):
+        for key in ("blur", "sharp"):
+            value = batch.get(key)
+            if isinstance(value, torch.Tensor) and value.dtype == torch.uint8:
+                batch[key] = value.float().div_(255.0)
+    return batch
 
 
 class DeblurDataModule(pl.LightningDataModule):
@@ -194,6 +219,7 @@ class DeblurDataModule(pl.LightningDataModule):
                 self._train_pairs()[0],
                 paired_train_transform(self.crop_size, **self.augment),
                 self.crop_size,
+                ship_uint8=True,
             )
         if "val" in splits:
             pairs = self._train_pairs()[1] if self.val_from_train else self.source.val_dataset()
@@ -226,12 +252,21 @@ class DeblurDataModule(pl.LightningDataModule):
 
     @staticmethod
     def _wrap(
-        split: str, pairs: Dataset, transform: A.Compose | None, crop_size: int | None
+        split: str,
+        pairs: Dataset,
+        transform: A.Compose | None,
+        crop_size: int | None,
+        ship_uint8: bool = False,
     ) -> PairedTensors:
         describe = getattr(pairs, "describe", None)
         if describe is not None:  # e.g. "2103 pairs, from the decoded cache"
             log.info("data: %s: %s", split, describe())
-        return PairedTensors(pairs, transform, crop_size)
+        return PairedTensors(pairs, transform, crop_size, ship_uint8)
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Training crops travel from the loader workers as uint8 (a quarter of the bytes of
+        float32); they become float32 in [0, 1] here, in the training process, on its device."""
+        return to_float_batch(batch)
 
     def _loader(
         self, dataset: Dataset | None, batch_size: int, shuffle: bool, **extra: Any

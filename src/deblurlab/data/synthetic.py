@@ -48,7 +48,7 @@ class BlurModel:
     """
 
     num_frames: tuple[int, int] = (7, 13)
-    motion_px: tuple[float, float] = (4.0, 16.0)
+    motion_px: tuple[float, float] = (6.0, 22.0)
     max_rotation_deg: float = 1.0
     gamma: float = 1.0
     quantize: bool = True
@@ -245,12 +245,15 @@ class SyntheticPairs(Dataset):
         length: int,
         blur: BlurModel,
         seed: int | None,
+        as_uint8: bool = False,
     ) -> None:
         self.photos = photos
         self.size = size
         self.length = length
         self.blur = blur
         self.seed = seed
+        # 8-bit pairs as uint8 (the same values; 4x less to send from loader workers)
+        self.as_uint8 = as_uint8 and blur.quantize
 
     def __len__(self) -> int:
         return self.length
@@ -262,6 +265,8 @@ class SyntheticPairs(Dataset):
         rng = np.random.default_rng([seed, index])
         name, image, region = self.photos[index % len(self.photos)]
         blurry, sharp = synthesize_pair(image, region, self.size, rng, self.blur)
+        if self.as_uint8:
+            blurry, sharp = to_uint8(blurry), to_uint8(sharp)
         return blurry, sharp, f"{name}_{index:04d}"
 
 
@@ -299,7 +304,7 @@ class SyntheticBlurSource:
         holdout: float = 0.3,
         seed: int = 0,
         num_frames: Sequence[int] = (7, 13),
-        motion_px: Sequence[float] = (4.0, 16.0),
+        motion_px: Sequence[float] = (6.0, 22.0),
         max_rotation_deg: float = 1.0,
         gamma: float | None = None,
         quantize: bool = True,
@@ -371,9 +376,14 @@ class SyntheticBlurSource:
         return out
 
     def train_dataset(self) -> Dataset:
-        """Fresh random pairs every epoch."""
+        """Fresh random pairs every epoch (uint8 when quantized: loader workers ship bytes)."""
         return SyntheticPairs(
-            self._split(True), self.train_size, self.train_samples, self.blur, seed=None
+            self._split(True),
+            self.train_size,
+            self.train_samples,
+            self.blur,
+            seed=None,
+            as_uint8=True,
         )
 
     def val_dataset(self) -> Dataset:

@@ -7,6 +7,7 @@ import os
 from omegaconf import DictConfig, OmegaConf
 
 from deblurlab.errors import ConfigError
+from deblurlab.hardware import trainer_precision
 
 # The configs ship inside the package (deblurlab/conf/); Hydra finds them through the import system,
 # so an installed wheel works from any directory and nothing is located at import time.
@@ -17,6 +18,9 @@ def register_resolvers() -> None:
     """Resolvers used in the configs (idempotent)."""
     if not OmegaConf.has_resolver("deblurlab_pid"):
         OmegaConf.register_new_resolver("deblurlab_pid", lambda: os.getpid(), use_cache=True)
+    if not OmegaConf.has_resolver("deblurlab_precision"):
+        # ${deblurlab_precision:${trainer.accelerator}}: bf16-mixed where bf16 is native, else 32-true
+        OmegaConf.register_new_resolver("deblurlab_precision", trainer_precision)
 
 
 def check_train_config(cfg: DictConfig) -> None:
