@@ -11,7 +11,9 @@ anything else in one line naming the file and the key:
   ``mimo_unet_pp``, ``sgenet``, and the classes ``MIMOUNet``, ``SGENet``);
 - ``model.ensemble``: one of deblurlab's self-ensembles (``rot4``, ``x8``, ``none``) or null;
 - ``loss``: deblurlab's losses (``MIMOLoss``, ``SGENetLoss``);
-- ``data`` and ``data.source``: deblurlab's DataModule and its sources.
+- ``data`` and ``data.source``: deblurlab's DataModule and its sources;
+- ``schedule.optimizer`` / ``schedule.scheduler``: torch's Adam, AdamW, SGD and the MultiStepLR,
+  CosineAnnealingLR and StepLR schedules, as partial configs (deblurlab passes the parameters).
 
 Every other section is kept only when it holds plain values (no ``_target_`` anywhere inside):
 :func:`safe_run_config` returns the checked config with such sections dropped, so no later code
@@ -24,7 +26,7 @@ import importlib
 import inspect
 import types
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,9 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from deblurlab.errors import CheckpointError
 
 # Sections of an embedded run config that are built from it, and what may be built there.
-_BUILT_SECTIONS = ("model", "loss", "data")
+_BUILT_SECTIONS = ("model", "loss", "data", "schedule")
+_PARTIAL_SECTIONS = ("optimizer", "scheduler")
+_SCHEDULE_PLAIN_KEYS: dict[str, Any] = {"interval": str, "max_epochs": int}
 ENSEMBLE_CHOICES = (None, "none", "rot4", "x8")
 _MODEL_PLAIN_KEYS: dict[str, Any] = {"name": str, "pretrained": str | None, "ensemble": str | None}
 
@@ -64,6 +68,17 @@ _TABLE: dict[str, dict[str, str]] = {
         "deblurlab.losses.SGENetLoss": "deblurlab.losses.SGENetLoss",
         "deblurlab.losses.mimo.MIMOLoss": "deblurlab.losses.MIMOLoss",
         "deblurlab.losses.sgenet.SGENetLoss": "deblurlab.losses.SGENetLoss",
+    },
+    # the schedule, rebuilt by DeblurLitModule.load_from_checkpoint (partial: no parameters)
+    "optimizer": {
+        "torch.optim.Adam": "torch.optim.Adam",
+        "torch.optim.AdamW": "torch.optim.AdamW",
+        "torch.optim.SGD": "torch.optim.SGD",
+    },
+    "scheduler": {
+        "torch.optim.lr_scheduler.MultiStepLR": "torch.optim.lr_scheduler.MultiStepLR",
+        "torch.optim.lr_scheduler.CosineAnnealingLR": "torch.optim.lr_scheduler.CosineAnnealingLR",
+        "torch.optim.lr_scheduler.StepLR": "torch.optim.lr_scheduler.StepLR",
     },
     "data": {
         "deblurlab.data.DeblurDataModule": "deblurlab.data.DeblurDataModule",
@@ -102,10 +117,18 @@ def _has_target(node: Any) -> bool:
     return False
 
 
+def _is_plain(value: Any) -> bool:
+    """None, a number, a string, a bool, or a list of those."""
+    if isinstance(value, list | tuple):
+        return all(_is_plain(v) for v in value)
+    return value is None or isinstance(value, bool | int | float | str)
+
+
 def _type_ok(value: Any, annotation: Any) -> bool:
     """Whether a plain config value fits a constructor annotation (simple, strict rules)."""
-    if annotation is inspect.Parameter.empty or annotation is Any:
-        return not isinstance(value, Mapping)
+    if annotation is inspect.Parameter.empty or annotation is Any or isinstance(annotation, str):
+        # no usable annotation (or one that cannot be evaluated): plain values only
+        return _is_plain(value)
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin in (typing.Union, types.UnionType):
@@ -128,7 +151,7 @@ def _type_ok(value: Any, annotation: Any) -> bool:
             and len(value) == len(args)
             and all(_type_ok(v, a) for v, a in zip(value, args, strict=True))
         )
-    if origin in (tuple, list, Sequence) or annotation in (tuple, list):
+    if origin in (tuple, list, Sequence, Iterable) or annotation in (tuple, list):
         if not isinstance(value, list | tuple):
             return False
         return all(_type_ok(v, args[0]) for v in value) if args else True
@@ -159,12 +182,16 @@ def _check_node(
             path,
             f"{key}._target_",
             f"{target!r} is not one of deblurlab's {section} classes "
-            f"({', '.join(sorted(t for t in table if t.count('.') == 2))})",
+            f"({', '.join(sorted(t for t in table if not t.startswith('deblurlab.') or t.count('.') == 2))})",
         )
     params, hints = _hints(_signature_source(table[target]))
     for name, value in node.items():
         if name == "_target_":
             continue
+        if name == "_partial_" and section in _PARTIAL_SECTIONS and value is True:
+            continue
+        if name in ("params", "optimizer") and section in _PARTIAL_SECTIONS:
+            raise _refuse(path, f"{key}.{name}", "is filled in by deblurlab, not the checkpoint")
         if not isinstance(name, str) or name.startswith("_"):
             raise _refuse(path, f"{key}.{name}", "Hydra instantiation keys are not accepted")
         if name not in params or params[name].kind in (
@@ -203,7 +230,7 @@ def check_embedded_config(config: DictConfig | Mapping[str, Any], path: str | Pa
     """Refuse (CheckpointError naming ``path`` and the key) anything deblurlab would not build.
 
     Checks ``model`` (``net`` target and arguments, ``name``/``pretrained``/``ensemble``),
-    ``loss`` and ``data`` (DataModule and source). Other sections are not checked here; see
+    ``loss``, ``data`` (DataModule and source) and ``schedule`` (optimizer, LR scheduler). Other sections are not checked here; see
     :func:`safe_run_config`.
     """
     plain = _plain(config)
@@ -227,6 +254,19 @@ def check_embedded_config(config: DictConfig | Mapping[str, Any], path: str | Pa
         _check_node(plain["loss"], "loss", "loss", path, {})
     if plain.get("data") is not None:
         _check_node(plain["data"], "data", "data", path, {"source": "source"})
+    schedule = plain.get("schedule")
+    if schedule is not None:
+        if not isinstance(schedule, Mapping):
+            raise _refuse(path, "schedule", "expected a mapping")
+        for name, value in schedule.items():
+            if name in _PARTIAL_SECTIONS:
+                if value is not None:
+                    _check_node(value, name, f"schedule.{name}", path, {})
+            elif name in _SCHEDULE_PLAIN_KEYS:
+                if not _type_ok(value, _SCHEDULE_PLAIN_KEYS[name]):
+                    raise _refuse(path, f"schedule.{name}", f"{value!r} is not a valid value")
+            elif _has_target(value):
+                raise _refuse(path, f"schedule.{name}", "unexpected buildable entry")
 
 
 def safe_run_config(config: DictConfig | Mapping[str, Any], path: str | Path) -> DictConfig:

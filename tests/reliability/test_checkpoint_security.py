@@ -152,15 +152,18 @@ def test_every_reader_refuses_both_attacks(clean, tmp_path, monkeypatch, where):
         ("model", "extra", {"_target_": "builtins.exec"}, "unexpected buildable entry"),
         ("loss", "_target_", "builtins.eval", "is not one of deblurlab's loss classes"),
         ("data", "_target_", "subprocess.run", "is not one of deblurlab's data classes"),
+        ("optimizer", "_target_", "torch.load", "is not one of deblurlab's optimizer classes"),
+        ("optimizer", "params", [1.0], "is filled in by deblurlab, not the checkpoint"),
+        ("scheduler", "_target_", "torch.optim.lr_scheduler.LambdaLR", "scheduler classes"),
     ],
 )
 def test_the_embedded_config_allows_only_deblurlabs_own_targets(
     clean, section, key, value, message
 ):
     config = copy.deepcopy(clean["deblurlab_config"])
-    node = {"net": config["model"]["net"], "model": config["model"], "loss": config["loss"]}.get(
-        section, config.get(section)
-    )
+    nodes = {"net": config["model"]["net"], "model": config["model"], "loss": config["loss"]}
+    nodes.update(config["schedule"])  # optimizer, scheduler
+    node = nodes.get(section, config.get(section))
     node[key] = value
     with pytest.raises(CheckpointError, match=message) as info:
         check_embedded_config(config, "x.ckpt")
@@ -171,5 +174,6 @@ def test_a_clean_config_passes_and_only_plain_sections_survive(clean):
     check_embedded_config(clean["deblurlab_config"], "x.ckpt")  # the shipped config is accepted
     safe = embedded_config(clean, "x.ckpt")
     assert safe.model.net._target_ == "deblurlab.models.mimo_unet"
-    assert "trainer" not in safe and "callbacks" not in safe and "schedule" not in safe
+    assert safe.schedule.optimizer._target_ == "torch.optim.Adam"  # load_from_checkpoint needs it
+    assert "trainer" not in safe and "callbacks" not in safe and "logger" not in safe
     assert safe.protocol == clean["deblurlab_config"]["protocol"]

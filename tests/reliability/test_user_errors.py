@@ -96,3 +96,12 @@ def test_a_read_only_run_folder_is_one_line(tmp_path, monkeypatch, capsys):
     code, err = _run([*BASE, f"hydra.run.dir={tmp_path}/run"], monkeypatch, capsys)
     assert code == 2
     assert err[-1] == f"error: hydra.run.dir={tmp_path}/run: {tmp_path} is not a writable folder"
+
+
+def test_two_runs_started_at_once_in_one_folder_cannot_both_claim_it(tmp_path):
+    from deblurlab.errors import ConfigError
+    from deblurlab.run.guards import claim_run_folder
+
+    claim_run_folder(tmp_path)  # the first run
+    with pytest.raises(ConfigError, match="already holds a run; continue it with resume="):
+        claim_run_folder(tmp_path)  # the second, before the first wrote anything else
