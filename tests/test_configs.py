@@ -63,7 +63,7 @@ def test_every_option_composes_and_instantiates(group: str, option: str, tmp_pat
 
 def test_eval_config_composes(tmp_path) -> None:
     cfg = compose_config("eval", ["ckpt_path=x.ckpt", "data=synthetic", "model=sgenet"], tmp_path)
-    assert cfg.protocol == "gopro" and cfg.model.name == "sgenet"
+    assert cfg.protocol is None and cfg.model.name == "sgenet"  # None: the checkpoint's
 
 
 def test_run_folders_are_unique_per_job_even_within_one_second(tmp_path) -> None:

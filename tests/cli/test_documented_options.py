@@ -47,6 +47,7 @@ def test_logger_none_and_common_trainer_keys_then_reload_without_arguments(tmp_p
     for key, value in module.state_dict().items():
         torch.testing.assert_close(value, state[key], rtol=0, atol=0)
     assert module.protocol == metrics["protocol"] and module.loss is not None
+    assert module.configure_optimizers() is None  # the checkpoint builds no optimizer (#12)
     # the reloaded module validates to the run's own best validation PSNR
     cfg = OmegaConf.create(last["deblurlab_config"])
     trainer = pl.Trainer(

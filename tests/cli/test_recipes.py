@@ -56,7 +56,7 @@ def test_recipe_runs_at_smoke_size(recipe: str, tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         env=env,
-        cwd=tmp_path,
+        cwd=RECIPES.parents[1],  # the repository root, where users start the scripts
         timeout=900,
     )
     assert result.returncode == 0, (result.stdout[-2000:], result.stderr[-3000:])
