@@ -40,13 +40,13 @@ def test_targets_say_where_they_apply_and_whether_they_hold():
 
 
 @pytest.mark.slow
-def test_the_default_sections_run_quick_and_print_machine_and_tables(capsys):
-    main(["--quick", "--threads", "1"])
+def test_every_section_runs_quick_and_prints_machine_and_tables(capsys):
+    main(["--quick", "--threads", "1", "--only", *SECTIONS])
     out = capsys.readouterr().out
     head = out.splitlines()[0]
     assert head.startswith("CPU: ") and "avx512_bf16" in head and "amx_bf16" in head
     assert "torch " in out.splitlines()[1]
-    for title in ("Inference paths", "Training step", "crops per second"):
+    for title in ("Inference paths", "Training step", "crops per second", "Tiled", "Forward pass"):
         assert title.lower() in out.lower(), title
     assert set(DEFAULT_SECTIONS) <= set(SECTIONS)
     paths = [line for line in out.splitlines() if line.startswith("| MIMO-UNet |")]
