@@ -42,7 +42,8 @@ FORBIDDEN: dict[str, set[str]] = {
     "tasks": {"cli"},
     "benchmarks": {"cli"},
 }
-BOTTOM = {"errors", "quantize", "timing", "resample", "checkpoint"}  # single modules anyone may use
+# single modules anyone may use (checkpoint_config imports the classes it allows by name only)
+BOTTOM = {"errors", "quantize", "timing", "resample", "checkpoint", "checkpoint_config", "atomic"}
 
 
 def _imported_packages(path: Path, module: str | None = None) -> set[str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from deblurlab.errors import CheckpointError
 
@@ -49,7 +49,10 @@ def is_lightning_checkpoint(checkpoint: Any) -> bool:
 
 
 def embedded_config(checkpoint: Any, path: str | Path) -> DictConfig:
-    """The run config a deblurlab checkpoint carries, as a DictConfig.
+    """The run config a deblurlab checkpoint carries, as a DictConfig, checked against what
+    deblurlab can build (:func:`deblurlab.checkpoint_config.safe_run_config`): only deblurlab's
+    own networks, losses and data modules with valid arguments; sections naming anything else to
+    build are dropped or refused, so nothing the file chose is ever run.
 
     Raises CheckpointError naming the file when there is none (an official weight file, or a
     checkpoint written by another program).
@@ -59,7 +62,9 @@ def embedded_config(checkpoint: Any, path: str | Path) -> DictConfig:
         raise CheckpointError(
             f"{path}: no embedded deblurlab config (an official weight file? pass model=<name> too)"
         )
-    return OmegaConf.create(config)
+    from deblurlab.checkpoint_config import safe_run_config
+
+    return safe_run_config(config, path)
 
 
 def file_digest(path: str | Path, length: int = 12) -> str:

@@ -18,5 +18,10 @@ class CheckpointError(DataError):
     names the file."""
 
 
+class DivergenceError(DeblurlabError):
+    """Training stopped because its losses stayed non-finite; the message names the step and the
+    batch's files."""
+
+
 class ExportError(DeblurlabError):
     """An exported model file failed its check against the Restorer; the message names the file."""

@@ -23,13 +23,16 @@ from deblurlab.tasks.evaluate import evaluate
 from deblurlab.tasks.train import train
 
 
-def test_ddp_cpu_trains_checkpoints_once_and_reduces_validation_over_both_ranks(tmp_path):
-    # 4 validation images, 2 per rank; every validation image scored each epoch
-    overrides = TINY + ["debug=smoke", "trainer=ddp_cpu", "test=false"]
-    overrides += ["data.source.val_samples=4", "trainer.limit_val_batches=1.0"]
+def test_ddp_cpu_scores_every_image_once_and_equals_one_process_eval(tmp_path, capfd):
+    # 3 validation and 3 test images on 2 ranks: the distributed sampler pads each split to 4
+    # (one image twice); the logged numbers must still be those of the 3 images, each once.
+    overrides = TINY + ["debug=smoke", "trainer=ddp_cpu"]
+    overrides += ["data.source.val_samples=3", "trainer.limit_val_batches=1.0"]
+    overrides += ["data.source.test_samples=3", "trainer.limit_test_batches=1.0"]
     cfg = compose_config("train", overrides, tmp_path / "run")
     assert cfg.trainer.devices == 2 and cfg.trainer.strategy == "ddp_spawn"
     metrics = train(cfg)
+    assert "sync_dist" not in capfd.readouterr().err  # no Lightning DDP logging warning
 
     run = tmp_path / "run"
     # rank 0 alone writes: one best and one last checkpoint, one metrics.json, one run identity
@@ -38,23 +41,23 @@ def test_ddp_cpu_trains_checkpoints_once_and_reduces_validation_over_both_ranks(
         json.loads((run / "metrics.json").read_text())["val/psnr_best"] == metrics["val/psnr_best"]
     )
     assert (run / "run.json").is_file()
+    assert metrics["val/num_images"] == 3 and metrics["test/num_images"] == 3
 
-    # One process scoring all 4 images of the best checkpoint gives the DDP number ...
-    summary = evaluate(
-        compose_config(
-            "eval", [f"ckpt_path={run}/checkpoints/best.ckpt", "split=val"], tmp_path / "e"
-        )
-    )
-    assert summary["num_images"] == 4
-    assert metrics["val/psnr"] == pytest.approx(summary["psnr"], abs=1e-4)
-    assert metrics["val/psnr_best"] == pytest.approx(summary["psnr"], abs=1e-4)
-    assert metrics["val/ssim"] == pytest.approx(summary["ssim"], abs=1e-5)
-    assert metrics["input/psnr"] == pytest.approx(summary["input_psnr"], abs=1e-4)
-    # ... which neither rank's half (DistributedSampler: images 0, 2 and 1, 3) gives alone.
-    with open(tmp_path / "e" / "per_image.csv", newline="") as f:
+    # One process scoring the 3 images of the best checkpoint gives the DDP numbers ...
+    best = f"ckpt_path={run}/checkpoints/best.ckpt"
+    val = evaluate(compose_config("eval", [best, "split=val"], tmp_path / "ev"))
+    test = evaluate(compose_config("eval", [best, "split=test"], tmp_path / "et"))
+    assert val["num_images"] == 3 and test["num_images"] == 3
+    for key in ("psnr", "ssim", "ssim_matlab", "input_psnr", "input_ssim"):
+        assert metrics[f"test/{key}"] == pytest.approx(test[key], abs=1e-6), key
+    for key in ("psnr", "ssim", "ssim_matlab"):
+        assert metrics[f"val/{key}"] == pytest.approx(val[key], abs=1e-6), key
+    assert metrics["val/psnr_best"] == pytest.approx(val["psnr"], abs=1e-6)
+    assert metrics["input/psnr"] == pytest.approx(val["input_psnr"], abs=1e-6)
+    # ... which the padded 4 (image 0 twice) would not give.
+    with open(tmp_path / "ev" / "per_image.csv", newline="") as f:
         psnr = [float(r["psnr"]) for r in csv.DictReader(f)]
-    for half in (psnr[0::2], psnr[1::2]):
-        assert abs(statistics.fmean(half) - summary["psnr"]) > 1e-3
+    assert abs(statistics.fmean(psnr + psnr[:1]) - val["psnr"]) > 1e-4
 
 
 @pytest.mark.parametrize(

@@ -77,14 +77,10 @@ def test_eval_writes_per_image_scores_and_a_summary_naming_protocol_and_settings
     assert written["checkpoint_sha256"] == digest[: len(written["checkpoint_sha256"])]
     rows = list(csv.DictReader((tmp_path / "per_image.csv").open()))
     assert len({r["name"] for r in rows}) == 2
-    assert len(rows) == 2 and list(rows[0]) == [
-        "name",
-        "psnr",
-        "ssim",
-        "input_psnr",
-        "input_ssim",
-        "seconds",
-    ]
+    keys = ["psnr", "ssim", "ssim_matlab"] if protocol == "gopro" else ["psnr", "ssim"]
+    assert len(rows) == 2
+    assert list(rows[0]) == ["name", *keys, *[f"input_{k}" for k in keys], "seconds"]
+    assert ("ssim_matlab" in written) == (protocol == "gopro")
     for key in ("psnr", "ssim", "input_psnr", "median_seconds"):
         assert math.isfinite(written[key]) and written[key] > 0, key
     assert written["psnr"] == pytest.approx(sum(float(r["psnr"]) for r in rows) / 2)
@@ -215,3 +211,40 @@ def test_command_line_runs_with_tiles_ensemble_and_realblur(checkpoints, tmp_pat
     assert "realblur protocol" in result.stdout and str(tmp_path / "run") in result.stdout
     assert "eval (realblur)" in result.stderr  # the progress bar
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["num_images"] == 2
+
+
+@pytest.fixture(scope="module")
+def realblur_checkpoint(tmp_path_factory) -> Path:
+    """A tiny checkpoint whose run was trained and validated under the realblur protocol."""
+    out = tmp_path_factory.mktemp("ckpt_rb")
+    cfg = compose_config("train", TINY + ODD_DATA + ["protocol=realblur"], out)
+    torch.manual_seed(0)
+    net = instantiate(cfg.model.net)
+    torch.save(
+        {
+            "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()},
+            "pytorch-lightning_version": "2.6.0",
+            "deblurlab_config": OmegaConf.to_container(cfg, resolve=True),
+        },
+        out / "rb.ckpt",
+    )
+    return out / "rb.ckpt"
+
+
+def test_eval_takes_the_protocol_of_the_checkpoint_unless_the_command_line_names_one(
+    realblur_checkpoint, tmp_path
+):
+    carried = _eval(tmp_path / "a", f"ckpt_path={realblur_checkpoint}")
+    assert (carried["protocol"], carried["protocol_source"]) == ("realblur", "checkpoint")
+    assert carried["ssim_variant"] == SSIM_VARIANTS["realblur"]
+    assert carried["model"] == "mimo_unet" and carried["model_source"] == "checkpoint"
+    override = _eval(tmp_path / "b", f"ckpt_path={realblur_checkpoint}", "protocol=gopro")
+    assert (override["protocol"], override["protocol_source"]) == ("gopro", "command line")
+    # the two protocols give different numbers on the same images: the choice is not cosmetic
+    assert abs(carried["psnr"] - override["psnr"]) > 0.05
+
+
+def test_eval_of_an_official_weight_file_defaults_to_gopro(checkpoints, tmp_path):
+    official = f"ckpt_path={checkpoints['official']}"
+    summary = _eval(tmp_path, official, "model=mimo_unet", "data=synthetic", *TINY_NET, *ODD_DATA)
+    assert (summary["protocol"], summary["protocol_source"]) == ("gopro", "default")

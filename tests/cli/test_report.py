@@ -180,3 +180,40 @@ def test_the_command_line_reports_a_folder_without_runs_in_one_line(tmp_path, ca
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"error: {folder}")
+
+
+def test_a_number_scored_under_another_protocol_is_not_set_beside_the_papers(tmp_path):
+    """The RealBlur-J rot4 row: scored under gopro, the paper's 32.05 is realblur's."""
+    realblur_paper = {
+        "protocol": "realblur",
+        "source": "Cho et al.",
+        "row": "MIMO-UNet+",
+        "psnr": 31.92,
+        "ssim": 0.919,
+        "evaluations": {"rot4": {"row": "MIMO-UNet++", "psnr": 32.05, "ssim": 0.921}},
+    }
+    train_dir = write_run(
+        tmp_path / "train" / "run",
+        metrics={**train_metrics(31.5, "rbj", "mimo_unet_plus"), "protocol": "realblur"}
+        | {"selected_on": "test"},
+        config={"seed": 42, "paper": realblur_paper, "model": {"ensemble": None}},
+        choices={"data": "realblur_j", "experiment": "mimo_unet_plus_realblur_j"},
+    )
+    ckpt = str(train_dir / "checkpoints" / "best.ckpt")
+    for protocol in ("gopro", "realblur"):
+        write_run(
+            tmp_path / "eval" / protocol,
+            summary={"protocol": protocol, "model": "mimo_unet_plus", "checkpoint": ckpt}
+            | {"split": "test", "psnr": 30.0, "ssim": 0.9, "ensemble": "rot4"},
+            choices={"data": None},
+        )
+    report([tmp_path], tmp_path / "out")
+    markdown = (tmp_path / "out" / "report.md").read_text()
+    lines = [line for line in markdown.splitlines() if line.startswith("| MIMO-UNet++ ")]
+    gopro = next(line for line in lines if ": gopro (" in line).split(" | ")
+    realblur = next(line for line in lines if ": realblur (" in line).split(" | ")
+    assert realblur[3:5] == ["32.05", "-2.05"]
+    assert gopro[3] == "**not comparable: paper used realblur**" and gopro[4] == "–"
+    assert "**Protocol mismatch**: MIMO-UNet++ was scored under `gopro`" in markdown
+    assert table_line(markdown, "MIMO-UNet+")[2:5] == ["31.50", "31.92", "-0.42"]
+    assert "Best checkpoint selected on: test (test: the test set itself" in markdown

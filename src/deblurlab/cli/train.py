@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 
 from deblurlab.errors import DeblurlabError
 from deblurlab.run.config import CONFIG_PATH, register_resolvers
+from deblurlab.run.guards import check_run_dir_argument
 from deblurlab.run.resume import resume_argv
 from deblurlab.run.task import EXIT_USER_ERROR, run_task
 from deblurlab.tasks.train import train
@@ -36,6 +37,7 @@ def main() -> float | None:
     ``resume=<run dir>`` is read before Hydra composes anything (see deblurlab.run.resume).
     """
     try:
+        check_run_dir_argument(sys.argv[1:])
         sys.argv[1:] = resume_argv(sys.argv[1:])
     except DeblurlabError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -14,10 +14,12 @@ import logging
 from typing import Any, Protocol
 
 import albumentations as A
+import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 
+from deblurlab.data.resumable import ResumableSampler
 from deblurlab.data.transforms import (
     apply_pair,
     paired_eval_transform,
@@ -71,7 +73,21 @@ class PairedTensors(Dataset):
     def __len__(self) -> int:
         return len(self.pairs)
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
+        """Item ``key``: an index, or ``(index, item seed)`` from a
+        :class:`~deblurlab.data.resumable.ResumableSampler` (then everything random about the
+        item, the synthetic blur and the crop/flips, follows from that seed alone)."""
+        if isinstance(key, tuple):
+            index, seed = key
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                if self.transform is not None:
+                    self.transform.set_random_seed(seed)
+                    self._seed = None  # a plain index later reseeds from the process again
+                return self._item(index, reseed=False)
+        return self._item(key, reseed=True)
+
+    def _item(self, index: int, reseed: bool) -> dict[str, Any]:
         blurry, sharp, name = self.pairs[index]
         if blurry.shape != sharp.shape:
             raise DataError(
@@ -83,7 +99,8 @@ class PairedTensors(Dataset):
                 f"{name}: image {blurry.shape[1]}x{blurry.shape[0]} is smaller than "
                 f"data.crop_size={self.crop_size}"
             )
-        self._reseed()
+        if reseed:
+            self._reseed()
         blurry, sharp = apply_pair(self.transform, blurry, sharp)
         return {"blur": to_tensor(blurry), "sharp": to_tensor(sharp), "name": name}
 
@@ -102,6 +119,10 @@ class DeblurDataModule(pl.LightningDataModule):
         pin_memory: pin host memory (useful on GPU).
         root: the dataset location (``data.root``); the DataModule only records it, the configs
             hand it to the source by interpolation (``source.root: ${data.root}``).
+        val_from_train: hold this many training pairs out (spread evenly over the training split)
+            and validate, i.e. select the best checkpoint, on them instead of the source's
+            validation split (GoPro, HIDE and RealBlur have none: their validation is the test
+            set, as in the papers' code). None: the source's validation split.
     """
 
     def __init__(
@@ -117,6 +138,7 @@ class DeblurDataModule(pl.LightningDataModule):
         eval_crop: int | None = None,
         pin_memory: bool = False,
         root: str | None = None,
+        val_from_train: int | None = None,
     ) -> None:
         super().__init__()
         if crop_size <= 0:
@@ -132,7 +154,16 @@ class DeblurDataModule(pl.LightningDataModule):
         self.eval_crop = eval_crop
         self.pin_memory = pin_memory
         self.root = root
+        if val_from_train is not None and (
+            not isinstance(val_from_train, int) or val_from_train <= 0
+        ):
+            raise ConfigError(
+                f"data.val_from_train must be a positive integer or null, got {val_from_train!r}"
+            )
+        self.val_from_train = val_from_train
         self.train_set: Dataset | None = None
+        self.train_sampler: ResumableSampler | None = None
+        self._resume_at: tuple[int, int] | None = None
         self.val_set: Dataset | None = None
         self.test_set: Dataset | None = None
 
@@ -149,19 +180,46 @@ class DeblurDataModule(pl.LightningDataModule):
         log.info("data: %s", self.source.describe())
         preflight = getattr(self.source, "preflight", None)
         if preflight is not None:
-            preflight(splits, min_size=self.crop_size)
+            checked = splits
+            if self.val_from_train:  # validation pairs come from the training split
+                checked = list(dict.fromkeys("train" if s == "val" else s for s in splits))
+            preflight(checked, min_size=self.crop_size)
         eval_transform = paired_eval_transform(self.eval_crop)
         if "train" in splits:
             self.train_set = self._wrap(
                 "train",
-                self.source.train_dataset(),
+                self._train_pairs()[0],
                 paired_train_transform(self.crop_size, **self.augment),
                 self.crop_size,
             )
         if "val" in splits:
-            self.val_set = self._wrap("val", self.source.val_dataset(), eval_transform, None)
+            pairs = self._train_pairs()[1] if self.val_from_train else self.source.val_dataset()
+            self.val_set = self._wrap("val", pairs, eval_transform, None)
         if "test" in splits:
             self.test_set = self._wrap("test", self.source.test_dataset(), eval_transform, None)
+
+    def _train_pairs(self) -> tuple[Dataset, Dataset | None]:
+        """The training pairs, and the held-out validation pairs when ``val_from_train`` is set."""
+        pairs = self.source.train_dataset()
+        if not self.val_from_train:
+            return pairs, None
+        n = len(pairs)  # type: ignore[arg-type]
+        if self.val_from_train >= n:
+            raise ConfigError(
+                f"data.val_from_train={self.val_from_train} leaves no training pairs (of {n})"
+            )
+        held = set(np.linspace(0, n - 1, self.val_from_train).round().astype(int).tolist())
+        kept = [i for i in range(n) if i not in held]
+        return Subset(pairs, kept), Subset(pairs, sorted(held))
+
+    def selected_on(self) -> str:
+        """Which images validation (checkpoint selection) scores: ``train_holdout`` (pairs held
+        out of the training split), ``test`` (no validation split: the test set, as the papers'
+        code does) or ``val`` (a separate validation split)."""
+        if self.val_from_train:
+            return "train_holdout"
+        split_of = getattr(self.source, "validation_split", None)
+        return split_of() if split_of is not None else "val"
 
     @staticmethod
     def _wrap(
@@ -172,7 +230,9 @@ class DeblurDataModule(pl.LightningDataModule):
             log.info("data: %s: %s", split, describe())
         return PairedTensors(pairs, transform, crop_size)
 
-    def _loader(self, dataset: Dataset | None, batch_size: int, shuffle: bool) -> DataLoader:
+    def _loader(
+        self, dataset: Dataset | None, batch_size: int, shuffle: bool, **extra: Any
+    ) -> DataLoader:
         assert dataset is not None, "call setup() first"
         return DataLoader(
             dataset,
@@ -182,10 +242,40 @@ class DeblurDataModule(pl.LightningDataModule):
             pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,
             drop_last=False,
+            **extra,
         )
 
+    def resume_at(self, epoch: int, batches: int) -> None:
+        """Continue training at batch ``batches`` of ``epoch`` (a resumed run): the next training
+        loader skips the batches already consumed."""
+        self._resume_at = (int(epoch), int(batches))
+        if self.train_sampler is not None:
+            self._apply_resume(self.train_sampler)
+
+    def _apply_resume(self, sampler: ResumableSampler) -> None:
+        if self._resume_at is not None:
+            epoch, batches = self._resume_at
+            sampler.set_epoch(epoch)
+            sampler.skip_in_epoch(epoch, batches * self.batch_size)
+            self._resume_at = None
+
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, self.batch_size, shuffle=True)
+        """Shuffled training batches; the order and every item's randomness derive from the
+        run's seed (``torch.initial_seed()``, set by ``seed_everything``), the epoch and the
+        index only (see :mod:`deblurlab.data.resumable`)."""
+        assert self.train_set is not None, "call setup() first"
+        seed = torch.initial_seed() % 2**31
+        self.train_sampler = ResumableSampler(self.train_set, seed=seed)
+        self._apply_resume(self.train_sampler)
+        # the loader's own generator: creating an iterator draws nothing from the global RNG
+        generator = torch.Generator().manual_seed(seed)
+        return self._loader(
+            self.train_set,
+            self.batch_size,
+            shuffle=False,
+            sampler=self.train_sampler,
+            generator=generator,
+        )
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.val_set, self.eval_batch_size, shuffle=False)

@@ -129,9 +129,14 @@ class PairedFolderSource:
         """``data.root`` as a path; ConfigError when it is not set."""
         if self.root in (None, ""):
             raise ConfigError(
-                f"data.root is not set: pass data.root=/path/to/your {self.layout} dataset"
+                f"data.root is not set: pass data.root=/path/to/your {self.layout} dataset "
+                "(or try the command on the built-in data first: add data=synthetic)"
             )
         return Path(str(self.root)).expanduser()
+
+    def validation_split(self) -> str:
+        """The split on disk that validation reads: ``val``, or ``test`` when there is none."""
+        return self._disk_split("val")
 
     def _disk_split(self, split: str) -> str:
         if split != "val":

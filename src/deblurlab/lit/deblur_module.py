@@ -2,16 +2,44 @@
 
 from __future__ import annotations
 
+import math
+import statistics
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
+from torch import distributed as dist
 from torch import nn
-from torchmetrics import MaxMetric, MeanMetric
+from torchmetrics import MaxMetric
 
 from deblurlab.metrics import batch_scores, check_protocol, per_image_records
 from deblurlab.timing import timed
+
+SCORE_KEYS: tuple[str, ...] = ("psnr", "ssim", "ssim_matlab")
+
+
+def image_rows(names: list[str], scored: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per image: name, its scores and (when scored) its blurry input's as ``input_*``."""
+    rows = []
+    for i, name in enumerate(names):
+        row: dict[str, Any] = {"name": name}
+        row.update({k: float(v[i]) for k, v in scored["scores"].items()})
+        row.update({f"input_{k}": float(v[i]) for k, v in scored.get("inputs", {}).items()})
+        rows.append(row)
+    return rows
+
+
+def mean_scores(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """The mean of every numeric column over the rows (NaN when there are none)."""
+    keys = [k for k in (rows[0] if rows else {}) if k != "name"]
+    return (
+        {k: statistics.fmean(float(r[k]) for r in rows) for k in keys}
+        if rows
+        else {"psnr": math.nan}
+    )
+
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., Any]
@@ -58,12 +86,10 @@ class DeblurLitModule(pl.LightningModule):
         self.scheduler_interval = scheduler_interval
         self.protocol = check_protocol(protocol)
         self.eval_net = eval_net
-        self.val_psnr, self.val_ssim = MeanMetric(), MeanMetric()
-        self.val_psnr_best = MaxMetric()
+        self.val_psnr_best = MaxMetric().set_dtype(torch.float64)
         self.val_psnr_best.persistent(True)  # survives resume, so "best" stays the best of the run
-        self.input_psnr, self.input_ssim = MeanMetric(), MeanMetric()
-        self.test_psnr, self.test_ssim = MeanMetric(), MeanMetric()
-        self.test_input_psnr, self.test_input_ssim = MeanMetric(), MeanMetric()
+        self._val_rows: list[dict[str, Any]] = []
+        self.psnr_best = -math.inf  # the best validation PSNR of the run so far (in checkpoints)
         # blurry-input scores of the fixed validation set, computed once (kept in checkpoints)
         self.input_values: dict[str, float] | None = None
         self.test_records: list[dict[str, Any]] = []
@@ -72,11 +98,16 @@ class DeblurLitModule(pl.LightningModule):
         return self.net(x)
 
     # --- training -------------------------------------------------------------------------------
-    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor | None:
         if self.loss is None:
             raise RuntimeError("DeblurLitModule was built without a loss; it can only evaluate")
         outputs = self.net(batch["blur"])
         total, parts = self.loss(outputs, batch["sharp"])
+        finite = bool(torch.isfinite(total.detach()).all())
+        if self._trainer is not None:
+            finite = self.trainer.strategy.reduce_boolean_decision(finite, all=True)
+        if not finite:  # on any rank: every rank skips this step (NonFiniteGuard counts it)
+            return None
         bs = batch["blur"].shape[0]
         self.log("train/loss", total, prog_bar=True, batch_size=bs)
         for name, value in parts.items():
@@ -117,72 +148,135 @@ class DeblurLitModule(pl.LightningModule):
 
     # --- validation -----------------------------------------------------------------------------
     def on_validation_epoch_start(self) -> None:
-        # Fresh states in this process: under ddp_spawn (trainer=ddp_cpu) the metric states arrive
-        # as CPU tensors shared with the launching process and the other ranks, so in-place
-        # updates would mix every rank's images and carry over into the next trainer call.
-        for metric in (self.val_psnr, self.val_ssim, self.input_psnr, self.input_ssim):
-            metric.reset()
+        self._val_rows: list[dict[str, Any]] = []
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, torch.Tensor]:
         score_input = self.input_values is None and not self.trainer.sanity_checking
         scored = self.score_batch(batch, self.net, score_input)
-        self.val_psnr.update(scored["scores"]["psnr"])
-        self.val_ssim.update(scored["scores"]["ssim"])
-        if score_input:
-            self.input_psnr.update(scored["inputs"]["psnr"])
-            self.input_ssim.update(scored["inputs"]["ssim"])
+        self._val_rows += image_rows(batch["name"], scored)
         return {"pred": scored["pred"].detach()}
 
     def on_validation_epoch_end(self) -> None:
-        psnr = self.val_psnr.compute()
-        self.val_psnr_best.update(psnr)
-        self.log("val/psnr", psnr, prog_bar=True)
-        self.log("val/ssim", self.val_ssim.compute())
-        self.log("val/psnr_best", self.val_psnr_best.compute(), prog_bar=True)
-        self.val_psnr.reset()
-        self.val_ssim.reset()
+        rows = self.gather_unique(self._val_rows)
+        self._val_rows = []
+        means = mean_scores(rows)
+        self.val_psnr_best.update(means["psnr"])
+        best = max(self.psnr_best, means["psnr"])  # exact (the metric state may round to float32)
+        self._log_exact("val/psnr", means["psnr"], prog_bar=True)
+        for key in SCORE_KEYS[1:]:
+            if key in means:
+                self._log_exact(f"val/{key}", means[key])
+        self._log_exact("val/psnr_best", best, prog_bar=True)
+        self._log_exact("val/num_images", float(len(rows)))
         if self.trainer.sanity_checking:
             # the sanity check must not count towards the best PSNR
             self.val_psnr_best.reset()
             return
+        self.psnr_best = best
         if self.input_values is None:
             self.input_values = {
-                "input/psnr": float(self.input_psnr.compute()),
-                "input/ssim": float(self.input_ssim.compute()),
+                f"input/{k}": means[f"input_{k}"] for k in SCORE_KEYS if f"input_{k}" in means
             }
         for key, value in self.input_values.items():
-            self.log(key, value)
+            self._log_exact(key, value)
 
     # --- test -----------------------------------------------------------------------------------
     def on_test_epoch_start(self) -> None:
         self.test_records = []
-        for metric in (self.test_psnr, self.test_ssim, self.test_input_psnr, self.test_input_ssim):
-            metric.reset()  # see on_validation_epoch_start
 
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, torch.Tensor]:
         net = self.eval_net if self.eval_net is not None else self.net
         scored = self.score_batch(batch, net, score_input=True)
         scores, inputs = scored["scores"], scored["inputs"]
-        self.test_psnr.update(scores["psnr"])
-        self.test_ssim.update(scores["ssim"])
-        self.test_input_psnr.update(inputs["psnr"])
-        self.test_input_ssim.update(inputs["ssim"])
         self.test_records += per_image_records(batch["name"], scores, inputs, scored["seconds"])
         return {"pred": scored["pred"].detach()}
 
     def on_test_epoch_end(self) -> None:
-        self.log("test/psnr", self.test_psnr.compute())
-        self.log("test/ssim", self.test_ssim.compute())
-        self.log("test/input_psnr", self.test_input_psnr.compute())
-        self.log("test/input_ssim", self.test_input_ssim.compute())
-        for metric in (self.test_psnr, self.test_ssim, self.test_input_psnr, self.test_input_ssim):
-            metric.reset()
+        self.test_records = self.gather_unique(self.test_records)
+        means = mean_scores(self.test_records)
+        for key in SCORE_KEYS:
+            if key in means:
+                self._log_exact(f"test/{key}", means[key])
+                self._log_exact(f"test/input_{key}", means[f"input_{key}"])
+        self._log_exact("test/num_images", float(len(self.test_records)))
+
+    def _log_exact(self, key: str, value: Any, **kwargs: Any) -> None:
+        """Log an epoch-level value in float64 (float32 would round PSNR at the 1e-5 dB level).
+
+        Every rank holds the same value (see ``gather_unique``), so ``sync_dist`` averages equal
+        numbers: it changes nothing but tells Lightning the value is valid on all ranks.
+        """
+        dtype = torch.float32 if self.device.type == "mps" else torch.float64
+        tensor = torch.as_tensor(value, dtype=dtype, device=self.device)
+        self.log(key, tensor, sync_dist=True, **kwargs)
+
+    # --- every image once under DDP -------------------------------------------------------------
+    def gather_unique(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Every rank's per-image rows, each image once, in dataset order (on every rank).
+
+        A distributed sampler gives rank ``r`` the images ``r, r + W, r + 2W, ...`` and pads the
+        last round with images from the start, so that every rank has as many; the rows of all
+        ranks are interleaved back into dataset order and the padded repeats (same name) dropped.
+        """
+        world = self.trainer.world_size if self._trainer is not None else 1
+        if world > 1 and dist.is_available() and dist.is_initialized():
+            parts: list[Any] = [None] * world
+            dist.all_gather_object(parts, rows)
+            rows = [
+                part[i]
+                for i in range(max(len(p) for p in parts))
+                for part in parts
+                if i < len(part)
+            ]
+        unique: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            unique.setdefault(str(row["name"]), row)
+        return list(unique.values())
+
+    # --- reload -----------------------------------------------------------------------------------
+    @classmethod
+    def load_from_checkpoint(  # type: ignore[override]
+        cls,
+        checkpoint_path: str | Path,
+        map_location: Any = None,
+        hparams_file: str | Path | None = None,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> DeblurLitModule:
+        """The module of a deblurlab checkpoint, rebuilt from the run config it carries (network,
+        loss, optimizer, schedule, protocol, self-ensemble) with its weights and input scores.
+
+        With extra arguments (``net=...``, ``hparams_file``) Lightning's own loader is used.
+        """
+        if kwargs or hparams_file is not None:
+            return super().load_from_checkpoint(  # type: ignore[return-value]
+                checkpoint_path, map_location, hparams_file, strict, **kwargs
+            )
+        from omegaconf import open_dict
+
+        from deblurlab.checkpoint import embedded_config, read_checkpoint
+        from deblurlab.run.build import build_module
+
+        checkpoint = read_checkpoint(checkpoint_path)
+        cfg = embedded_config(checkpoint, checkpoint_path)
+        with open_dict(cfg):
+            cfg.model.pretrained = None  # the weights come from the checkpoint itself
+        module = build_module(cfg)
+        module.load_state_dict(checkpoint["state_dict"], strict=True if strict is None else strict)
+        module.on_load_checkpoint(checkpoint)
+        return module.to(map_location) if map_location is not None else module
 
     # --- checkpoint state -----------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["deblurlab_input_metrics"] = self.input_values
+        checkpoint["deblurlab_val_psnr_best"] = self.psnr_best
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        best = checkpoint.get("deblurlab_val_psnr_best")
+        if best is None:  # an older checkpoint: the metric state
+            state = checkpoint.get("state_dict", {}).get("val_psnr_best.max_value")
+            best = float(state) if state is not None else -math.inf
+        self.psnr_best = float(best)
         values = checkpoint.get("deblurlab_input_metrics")
         if values:
             self.input_values = values

@@ -2,7 +2,9 @@
 
 from deblurlab.metrics.image_quality import masked_psnr, masked_ssim, psnr, ssim
 from deblurlab.metrics.protocol import (
+    MATLAB_SSIM_PROTOCOLS,
     PROTOCOLS,
+    SSIM_MATLAB,
     SSIM_VARIANTS,
     batch_scores,
     check_protocol,
@@ -10,10 +12,13 @@ from deblurlab.metrics.protocol import (
     per_image_records,
 )
 from deblurlab.metrics.realblur_align import Alignment, align_to_target
+from deblurlab.metrics.ssim_matlab import ssim_matlab
 from deblurlab.quantize import quantize_8bit
 
 __all__ = [
+    "MATLAB_SSIM_PROTOCOLS",
     "PROTOCOLS",
+    "SSIM_MATLAB",
     "SSIM_VARIANTS",
     "Alignment",
     "align_to_target",
@@ -26,4 +31,5 @@ __all__ = [
     "psnr",
     "quantize_8bit",
     "ssim",
+    "ssim_matlab",
 ]

@@ -8,9 +8,11 @@ from typing import Any
 import pytorch_lightning as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig
+from pytorch_lightning.callbacks import LearningRateMonitor
 from torch import nn
 
 from deblurlab.inference.loading import build_network as load_network
+from deblurlab.lit.atomic_checkpoint import AtomicCheckpointIO
 from deblurlab.lit.deblur_module import DeblurLitModule
 
 log = logging.getLogger("deblurlab")
@@ -59,8 +61,13 @@ def instantiate_group(group: DictConfig | None) -> list[Any]:
 def build_trainer(cfg: DictConfig, callbacks: list[pl.Callback]) -> pl.Trainer:
     """The Trainer with the configured callbacks (plus ``callbacks``) and loggers."""
     loggers = instantiate_group(cfg.get("logger"))
+    configured = instantiate_group(cfg.get("callbacks"))
+    if not loggers:  # logger=none: nothing would receive the learning rate (Lightning refuses)
+        configured = [c for c in configured if not isinstance(c, LearningRateMonitor)]
     return instantiate(
         cfg.trainer,
-        callbacks=instantiate_group(cfg.get("callbacks")) + callbacks,
+        callbacks=configured + callbacks,
         logger=loggers if loggers else False,
+        # atomic writes in the checkpoint's own folder; reads with weights_only=True
+        plugins=[AtomicCheckpointIO()],
     )

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from deblurlab.checkpoint import file_digest
 from deblurlab.errors import ConfigError
 from deblurlab.inference.loading import load_restorer_from_config
-from deblurlab.metrics import PROTOCOLS, SSIM_VARIANTS, batch_scores, per_image_records
+from deblurlab.metrics import PROTOCOLS, SSIM_MATLAB, SSIM_VARIANTS, batch_scores, per_image_records
 from deblurlab.quantize import to_uint8
 from deblurlab.run.build import instantiate_group
 from deblurlab.run.identity import apply_eval_identity
@@ -36,11 +36,12 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Score ``cfg.ckpt_path`` on ``cfg.split`` of the data; write per_image.csv and summary.json."""
     if cfg.split not in ("test", "val"):
         raise ConfigError(f"split must be 'test' or 'val', got {cfg.split!r}")
-    if cfg.protocol not in PROTOCOLS:
+    if cfg.get("protocol") is not None and cfg.protocol not in PROTOCOLS:
         raise ConfigError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {cfg.protocol!r}")
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     restorer, loaded = load_restorer_from_config(cfg)
+    protocol, protocol_source = resolve_protocol(cfg.get("protocol"), loaded.run_cfg)
     model_cfg, device = loaded.model_cfg, restorer.device
     data_cfg = cfg.get("data") or (loaded.run_cfg.data if loaded.run_cfg is not None else None)
     if data_cfg is None:
@@ -56,7 +57,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     records: list[dict[str, Any]] = []
     samples: list[list[Any]] = []
     warmed_up = False
-    progress = tqdm(total=len(loader.dataset), desc=f"eval ({cfg.protocol})", unit="img")
+    progress = tqdm(total=len(loader.dataset), desc=f"eval ({protocol})", unit="img")
     for batch in loader:
         blur, sharp = batch["blur"].to(device), batch["sharp"].to(device)
         if not warmed_up:  # first calls pay for allocation, kernel selection, thread start-up
@@ -65,8 +66,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             warmed_up = True
         run = timed(lambda b=blur: restorer(b), device)
         pred = run.result
-        scores = batch_scores(pred, sharp, cfg.protocol)
-        inputs = batch_scores(blur, sharp, cfg.protocol)
+        scores = batch_scores(pred, sharp, protocol)
+        inputs = batch_scores(blur, sharp, protocol)
         records += per_image_records(batch["name"], scores, inputs, run.elapsed)
         for i, name in enumerate(batch["name"]):
             if len(samples) < int(cfg.get("log_images", 4)):
@@ -87,10 +88,12 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         return statistics.fmean(r[key] for r in records)
 
     summary = {
-        "protocol": cfg.protocol,
-        "protocol_description": PROTOCOLS[cfg.protocol],
-        "ssim_variant": SSIM_VARIANTS[cfg.protocol],
+        "protocol": protocol,
+        "protocol_description": PROTOCOLS[protocol],
+        "protocol_source": protocol_source,
+        "ssim_variant": SSIM_VARIANTS[protocol],
         "model": model_cfg.get("name"),
+        "model_source": "command line" if cfg.get("model") else "checkpoint",
         "checkpoint": str(cfg.ckpt_path),
         "checkpoint_sha256": file_digest(cfg.ckpt_path),
         "split": cfg.split,
@@ -101,6 +104,15 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         "ssim": mean("ssim"),
         "input_psnr": mean("input_psnr"),
         "input_ssim": mean("input_ssim"),
+        **(
+            {
+                "ssim_matlab": mean("ssim_matlab"),
+                "input_ssim_matlab": mean("input_ssim_matlab"),
+                "ssim_matlab_variant": SSIM_MATLAB,
+            }
+            if "ssim_matlab" in records[0]
+            else {}
+        ),
         "median_seconds": statistics.median(r["seconds"] for r in records),
         "warmup": int(cfg.get("warmup", 1)),
     }
@@ -108,13 +120,24 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         json.dump(summary, f, indent=2)
     log_to_loggers(cfg, summary, samples, apply_eval_identity(cfg, loaded.run_cfg, summary))
     print(
-        f"{summary['model']} on {len(records)} {cfg.split} images ({cfg.protocol} protocol): "
+        f"{summary['model']} ({summary['model_source']}), ensemble {summary['ensemble'] or 'none'}, "
+        f"on {len(records)} {cfg.split} images ({protocol} protocol, from {protocol_source}): "
         f"PSNR {summary['psnr']:.2f} dB (input {summary['input_psnr']:.2f}), "
         f"SSIM {summary['ssim']:.4f} (input {summary['input_ssim']:.4f}), "
         f"{summary['median_seconds']:.3g} s/image -> {output_dir}",
         flush=True,
     )
     return summary
+
+
+def resolve_protocol(requested: str | None, run_cfg: DictConfig | None) -> tuple[str, str]:
+    """The protocol to score with and where it came from: the command line's, else the one the
+    checkpoint was trained and validated under, else ``gopro``."""
+    if requested is not None:
+        return str(requested), "command line"
+    if run_cfg is not None and run_cfg.get("protocol") in PROTOCOLS:
+        return str(run_cfg.protocol), "checkpoint"
+    return "gopro", "default"
 
 
 def log_to_loggers(
@@ -144,9 +167,9 @@ def log_to_loggers(
         )
         artifact = (run_config or {}).get("train_artifact")
         if isinstance(logger, WandbLogger) and artifact and not logger.experiment.settings._offline:
-            logger.experiment.use_artifact(
-                artifact
-            )  # offline runs cannot: the name is in the config
+            # links the eval run to the training run's checkpoint artifact (offline runs
+            # cannot: there the artifact's name is in the config)
+            logger.experiment.use_artifact(artifact)
         logger.log_metrics(numbers)
         if isinstance(logger, WandbLogger) and samples:
             import wandb

@@ -49,6 +49,9 @@ class RunResult:
     seed: int | None
     paper: dict[str, Any] = field(default_factory=dict)
     data: str | None = None  # the data option the numbers come from (gopro, synthetic, ...)
+    selected_on: str | None = (
+        None  # where the best checkpoint was chosen: test | val | train_holdout
+    )
 
 
 @dataclass
@@ -131,6 +134,7 @@ def read_train_run(run_dir: Path) -> RunResult:
         seed=_plain(cfg, "seed"),
         paper=paper,
         data=_choice(run_dir, "data"),
+        selected_on=metrics.get("selected_on"),
     )
 
 
@@ -155,6 +159,7 @@ def read_eval_run(run_dir: Path) -> RunResult:
     if differs:
         paper = {
             "source": paper.get("source"),
+            "protocol": paper.get("protocol"),
             **((paper.get("evaluations") or {}).get("+".join(differs)) or {}),
         }
     model = str(summary.get("model") or "?")
@@ -175,6 +180,7 @@ def read_eval_run(run_dir: Path) -> RunResult:
         seed=_plain(train_cfg, "seed"),
         paper=paper,
         data=data or _choice(train_dir, "data"),
+        selected_on=train_metrics.get("selected_on"),
     )
 
 
@@ -235,15 +241,28 @@ HEADER = (
 )
 
 
+def protocol_mismatch(row: Row) -> str | None:
+    """The paper's protocol when the row was scored under another one (its numbers are then not
+    set beside ours), else None."""
+    wanted = row.paper.get("protocol")
+    has_numbers = row.paper.get("psnr") is not None or row.paper.get("ssim") is not None
+    return str(wanted) if wanted and has_numbers and wanted != row.protocol else None
+
+
 def render_row(row: Row) -> str:
-    """One markdown table line: ours beside the paper's."""
+    """One markdown table line: ours beside the paper's (only under the paper's protocol)."""
     return "| " + " | ".join(row_cells(row)) + " |"
 
 
 def row_cells(row: Row) -> list[str]:
-    """The cells of one table line (markdown and HTML reports): ours beside the paper's."""
+    """The cells of one table line (markdown and HTML reports): ours beside the paper's, the
+    paper's only under the paper's protocol."""
     psnr, ssim = row.values("psnr"), row.values("ssim")
     paper = row.paper
+    mismatch = protocol_mismatch(row)
+    if mismatch:
+        refused = f"**not comparable: paper used {mismatch}**"
+        paper = {**paper, "psnr": None, "ssim": None}
     delta = (
         f"{statistics.fmean(psnr) - float(paper['psnr']):+.2f}"
         if psnr and paper.get("psnr") is not None
@@ -255,10 +274,10 @@ def row_cells(row: Row) -> list[str]:
         row.label,
         f"{row.runs[0].data or '?'}: {row.protocol} ({row.split})",
         _mean_std(psnr, 2),
-        _fmt(paper.get("psnr"), 2),
+        refused if mismatch else _fmt(paper.get("psnr"), 2),
         delta,
         _mean_std(ssim, 4),
-        _fmt(paper.get("ssim"), 3),
+        refused if mismatch else _fmt(paper.get("ssim"), 3),
         _fmt(params[0] / 1e6 if params else None, 2),
         _fmt(paper.get("params_m"), 2),
         _fmt(macs[0] / 1e9 if macs else None, 1),
@@ -291,6 +310,19 @@ def render_markdown(tables: dict[str, list[Row]], unfinished: list[Path]) -> str
             else []
         )
         lines += [f"Runtime in the paper: {note}." for note in notes]
+        selected = sorted({str(r.selected_on) for row in rows for r in row.runs if r.selected_on})
+        if selected:
+            lines += [
+                f"Best checkpoint selected on: {', '.join(selected)} (test: the test set itself, "
+                "as the papers' code does; train_holdout: data.val_from_train)."
+            ]
+        for row in rows:
+            if protocol_mismatch(row):
+                lines += [
+                    f"**Protocol mismatch**: {row.label} was scored under `{row.protocol}`, the "
+                    f"paper's number under `{protocol_mismatch(row)}`; not set side by side "
+                    f"(re-run deblurlab-eval with protocol={protocol_mismatch(row)})."
+                ]
         lines += [""]
     lines += [
         "Ours: test-split metrics under the named protocol (validation of the best checkpoint when",

@@ -7,7 +7,6 @@ the CSV log and the W&B offline run.
 
 from __future__ import annotations
 
-import json
 import logging
 import statistics
 from pathlib import Path
@@ -20,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities import rank_zero_only
 
+from deblurlab.atomic import remove_partial_files, write_json
 from deblurlab.lit.callbacks import EmbedConfig
 from deblurlab.lit.deblur_module import DeblurLitModule
 from deblurlab.lit.wandb_callbacks import (
@@ -32,6 +32,12 @@ from deblurlab.models.macs import REFERENCE_SIZE, count_macs
 from deblurlab.run.build import build_module, build_trainer
 from deblurlab.run.config import check_train_config
 from deblurlab.run.csv_log import keep_earlier_csv_log, remember_csv_columns
+from deblurlab.run.guards import (
+    check_start_checkpoint,
+    check_writable,
+    claim_run_folder,
+    finished_run,
+)
 from deblurlab.run.identity import apply_identity, load_or_create_identity
 from deblurlab.run.summary import log_final_metrics, print_summary
 
@@ -73,9 +79,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     """
     check_train_config(cfg)
     output_dir = Path(cfg.paths.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    pl.seed_everything(cfg.seed, workers=True)
+    check_writable(output_dir)
     rank_zero = rank_zero_only.rank == 0
+    if rank_zero and not cfg.get("resume"):
+        claim_run_folder(output_dir)
+    remove_partial_files(output_dir / "checkpoints")  # left by a write that was killed
+    pl.seed_everything(cfg.seed, workers=True)
     identity = load_or_create_identity(cfg, output_dir, write=rank_zero)
     apply_identity(cfg, identity)
     if cfg.get("resume"):
@@ -83,6 +92,16 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     datamodule = instantiate(cfg.data)
     module = build_module(cfg)
+    start = check_start_checkpoint(cfg.ckpt_path, module) if cfg.get("ckpt_path") else None
+    if start is not None and cfg.get("resume"):
+        done = finished_run(start, cfg)
+        if done is not None:
+            print(
+                f"run {output_dir} {done}: nothing to do (extend the schedule to continue, "
+                "e.g. schedule.max_epochs=<more>)",
+                flush=True,
+            )
+            return {"finished": True}
     resolved = OmegaConf.to_container(cfg, resolve=True)
     wandb_extras = [
         WandbBestMetrics(),
@@ -98,7 +117,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     metrics: dict[str, Any] = {}
     best_path: str | None = None
     if cfg.train:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        trainer.fit(
+            module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True
+        )
         metrics.update(_scalars(trainer.callback_metrics))
         checkpoint = trainer.checkpoint_callback
         if isinstance(checkpoint, ModelCheckpoint) and checkpoint.best_model_path:
@@ -115,12 +136,13 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         metrics["test/device"] = device_name(module.device)
 
     metrics["protocol"] = cfg.get("protocol", "gopro")
+    # the images the best checkpoint was chosen on (test: no validation split, as the papers' code)
+    metrics["selected_on"] = datamodule.selected_on() if cfg.train else None
     metrics["model"] = cfg.model.name
     metrics.update(name=identity["name"], group=identity["group"], **cost)
     metrics["best_ckpt"] = best_path
     if trainer.is_global_zero:
-        with open(output_dir / "metrics.json", "w") as f:
-            json.dump(metrics, f, indent=2, allow_nan=True)
+        write_json(output_dir / "metrics.json", metrics)  # strict JSON: NaN -> null
         log_final_metrics(trainer, metrics)
         print_summary(metrics, trainer, output_dir)
     return metrics
