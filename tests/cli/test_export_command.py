@@ -12,6 +12,7 @@ from deblurlab.tasks.export import export
 from fixtures.checkpoints import tiny_checkpoint
 
 pytest.importorskip("onnxruntime", reason="the export extra (onnx, onnxruntime) is not installed")
+pytestmark = pytest.mark.slow  # three command runs with onnx export (about a minute, idle machine)
 
 CHECK = ["check.size=[45,61]", "check.repeats=1"]
 

@@ -87,7 +87,7 @@ def test_eval_run_joins_its_training_run(trained):
     assert config["eval"]["checkpoint_sha256"] == file_digest(ckpt)
     assert config["eval"]["protocol"] == "gopro"
     # the training run's config columns, for the same table and parallel coordinates
-    for key in ("model", "schedule", "seed", "loss"):
+    for key in ("model", "loss", "seed", "protocol"):
         assert config[key] == train_run["config"][key]
     assert eval_run["summary"]["eval/psnr"] > 0
 

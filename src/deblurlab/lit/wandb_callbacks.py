@@ -14,6 +14,7 @@ of the test set. Both do nothing unless the trainer has a :class:`WandbLogger`.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
 
+from deblurlab.lit.resume_state import LastCheckpoint
 from deblurlab.quantize import to_uint8
 
 STEP_METRIC = "trainer/global_step"  # the x-axis WandbLogger logs every metric against
@@ -159,6 +161,11 @@ class WandbCheckpointArtifact(pl.Callback):
                 files["last.ckpt"] = callback.last_model_path
             elif callback.best_model_path and not callback.monitor:
                 files["last.ckpt"] = callback.best_model_path
+        for callback in trainer.callbacks:
+            if isinstance(callback, LastCheckpoint):
+                last = Path(callback.dirpath) / f"{callback.filename}.ckpt"
+                if last.is_file():
+                    files["last.ckpt"] = str(last)
         if not files:
             return
         import wandb

@@ -142,6 +142,13 @@ def apply_identity(cfg: DictConfig, identity: dict[str, Any]) -> None:
             wandb.name = identity["name"]
             wandb.group = identity.get("wandb_group") or identity["group"]
             wandb.job_type = "train"
+            # plain keys (kept in the config checkpoints carry): evaluations join this W&B run
+            cfg.wandb_run = {
+                "id": identity["wandb_id"],
+                "name": identity["name"],
+                "group": wandb.group,
+                "log_model": bool(wandb.get("log_model", False)),
+            }
             wandb.tags = identity["tags"]
             wandb.id = identity["wandb_id"]
             wandb.resume = "allow"  # the same id again (resume=<run dir>) continues that run
@@ -176,7 +183,7 @@ def apply_eval_identity(
     train_wandb: dict[str, Any] = {}
     if train_cfg is not None:
         train = OmegaConf.to_container(train_cfg, resolve=False)  # already resolved when saved
-        train_wandb = ((train.get("logger") or {}).get("wandb")) or {}
+        train_wandb = train.pop("wandb_run", None) or {}
         for key in ("logger", "callbacks", "paths", "hydra"):
             train.pop(key, None)  # where the training run wrote, not what it was
     train_name = train_wandb.get("name") or train.get("run_name") or checkpoint.name

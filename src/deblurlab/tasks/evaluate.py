@@ -167,9 +167,9 @@ def log_to_loggers(
         )
         artifact = (run_config or {}).get("train_artifact")
         if isinstance(logger, WandbLogger) and artifact and not logger.experiment.settings._offline:
-            logger.experiment.use_artifact(
-                artifact
-            )  # offline runs cannot: the name is in the config
+            # links the eval run to the training run's checkpoint artifact (offline runs
+            # cannot: there the artifact's name is in the config)
+            logger.experiment.use_artifact(artifact)
         logger.log_metrics(numbers)
         if isinstance(logger, WandbLogger) and samples:
             import wandb
