@@ -153,6 +153,26 @@ def test_documented_command_runs(doc: str, command: str, world, tmp_path: Path) 
         result = run_cli(f"cli.{program.split('-')[1]}", "--help", root=tmp_path)
         assert result.returncode == 0 and "== Configuration groups ==" in result.stdout
         return
+    if (
+        program == "deblurlab-export"
+    ):  # a real export of the trained checkpoint, checked by the command
+        output = [w for w in words if not w.startswith("output=")] + [
+            f"output={tmp_path / 'm.onnx'}"
+        ]
+        result = run_cli("cli.export", *output, root=tmp_path)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert (tmp_path / "m.onnx").is_file()
+        return
+    if program == "deblurlab-prepare":  # fake data never has the published counts: one-line refusal
+        result = run_cli("cli.prepare", *words, root=tmp_path)
+        assert result.returncode == 2 and "published" in result.stderr, result.stderr[-2000:]
+        return
+    if (
+        program == "deblurlab-sync"
+    ):  # the fake runs log to CSV only: nothing to upload, said in one line
+        result = run_cli("cli.sync", str(world["runs"]), "--dry-run", root=tmp_path)
+        assert result.returncode == 2 and "no offline W&B runs" in result.stderr, result.stderr
+        return
     if program == "deblurlab-train" and not any(w.startswith("logger=") for w in words):
         words.append("logger=csv")  # W&B options run in tests/test_every_option_runs.py
     name = {"deblurlab-train": "train", "deblurlab-eval": "eval", "deblurlab-predict": "predict"}

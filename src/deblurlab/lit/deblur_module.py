@@ -10,7 +10,6 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from omegaconf import OmegaConf
 from torch import distributed as dist
 from torch import nn
 from torchmetrics import MaxMetric
@@ -253,32 +252,9 @@ class DeblurLitModule(pl.LightningModule):
             return super().load_from_checkpoint(  # type: ignore[return-value]
                 checkpoint_path, map_location, hparams_file, strict, **kwargs
             )
-        from hydra.utils import instantiate
+        from deblurlab.lit.reload import rebuild_module  # reading files lives outside this module
 
-        from deblurlab.checkpoint import embedded_config, read_checkpoint
-        from deblurlab.run.build import build_eval_network, build_network
-
-        checkpoint = read_checkpoint(checkpoint_path)
-        # the checked config: model, loss and data are allow-listed; sections that would build
-        # other objects (e.g. the optimizer schedule) are dropped, so the module reloads for
-        # validation, test and inference (pass optimizer=... to train it further)
-        cfg = embedded_config(checkpoint, checkpoint_path)
-        net = build_network(OmegaConf.merge(cfg.model, {"pretrained": None}))
-        schedule = cfg.get("schedule")
-        module = cls(
-            net=net,
-            loss=instantiate(cfg.loss) if cfg.get("loss") else None,
-            optimizer=instantiate(schedule.optimizer) if schedule else None,
-            scheduler=instantiate(schedule.scheduler)
-            if schedule and schedule.get("scheduler")
-            else None,
-            scheduler_interval=schedule.get("interval", "epoch") if schedule else "epoch",
-            protocol=cfg.get("protocol", "gopro"),
-            eval_net=build_eval_network(net, cfg.model.get("ensemble")),
-        )
-        module.load_state_dict(checkpoint["state_dict"], strict=True if strict is None else strict)
-        module.on_load_checkpoint(checkpoint)
-        return module.to(map_location) if map_location is not None else module
+        return rebuild_module(cls, checkpoint_path, map_location, strict)
 
     # --- checkpoint state -----------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
