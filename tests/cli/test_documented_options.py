@@ -47,9 +47,12 @@ def test_logger_none_and_common_trainer_keys_then_reload_without_arguments(tmp_p
     for key, value in module.state_dict().items():
         torch.testing.assert_close(value, state[key], rtol=0, atol=0)
     assert module.protocol == metrics["protocol"] and module.loss is not None
-    assert module.configure_optimizers() is None  # the checkpoint builds no optimizer (#12)
-    # the reloaded module validates to the run's own best validation PSNR
+    # the run's optimizer and schedule come back too (they are on the checkpoint allow-list)
     cfg = OmegaConf.create(last["deblurlab_config"])
+    optimizers = module.configure_optimizers()
+    assert isinstance(optimizers["optimizer"], torch.optim.Adam)
+    assert optimizers["optimizer"].defaults["lr"] == cfg.schedule.optimizer.lr
+    # the reloaded module validates to the run's own best validation PSNR
     trainer = pl.Trainer(
         logger=False,
         enable_progress_bar=False,

@@ -1,6 +1,6 @@
 """Load a network from any checkpoint or weight file and wrap it in a :class:`Restorer`.
 
-The one way every command gets a network to run (evaluate, predict, bench, export, demo):
+The one way every command gets a network to run (evaluate, predict, bench, export):
 
     restorer, loaded = load_restorer("best.ckpt")                          # a deblurlab checkpoint
     restorer, loaded = load_restorer("MIMO-UNet.pkl", model_cfg=cfg.model)  # an official weight file

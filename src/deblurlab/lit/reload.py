@@ -19,9 +19,8 @@ def rebuild_module(
     input scores loaded: network, loss, protocol, self-ensemble (and the schedule when the checked
     config kept it)."""
     checkpoint = read_checkpoint(checkpoint_path)
-    # the checked config: model, loss and data are allow-listed; sections that would build
-    # other objects (e.g. the optimizer schedule) are dropped, so the module reloads for
-    # validation, test and inference (pass optimizer=... to train it further)
+    # the checked config: only allow-listed targets (deblurlab's networks, losses, data; torch's
+    # common optimizers and LR schedules) survive; sections naming anything else are dropped
     cfg = embedded_config(checkpoint, checkpoint_path)
     net = build_network(cfg.model)
     schedule = cfg.get("schedule")
