@@ -15,7 +15,7 @@ help: ## list the targets
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,slurm,optuna,export]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,slurm,optuna,export,demo]'
 	@touch $(STAMP)
 
 install: $(STAMP) ## create .venv with the pinned dependencies (torch==2.13.0 CPU) and deblurlab
