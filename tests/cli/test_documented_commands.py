@@ -21,7 +21,9 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf, open_dict
 
 from conftest import CONF_MODULE, run_cli
+from deblurlab.inference.loading import load_restorer_from_config
 from deblurlab.run.task import run_task
+from deblurlab.tasks.demo import deblur_photo
 from deblurlab.tasks.evaluate import evaluate
 from deblurlab.tasks.predict import predict
 from deblurlab.tasks.report import report
@@ -172,6 +174,12 @@ def test_documented_command_runs(doc: str, command: str, world, tmp_path: Path) 
     ):  # the fake runs log to CSV only: nothing to upload, said in one line
         result = run_cli("cli.sync", str(world["runs"]), "--dry-run", root=tmp_path)
         assert result.returncode == 2 and "no offline W&B runs" in result.stderr, result.stderr
+        return
+    if program == "deblurlab-demo":  # the served page runs in tests/cli/test_demo.py
+        cfg = _compose("demo", words)
+        restorer, _ = load_restorer_from_config(cfg)
+        photo = fake_pair(1, (37, 45))[0]
+        assert deblur_photo(restorer, photo).shape == photo.shape
         return
     if program == "deblurlab-train" and not any(w.startswith("logger=") for w in words):
         words.append("logger=csv")  # W&B options run in tests/test_every_option_runs.py
