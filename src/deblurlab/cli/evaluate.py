@@ -16,7 +16,6 @@ from omegaconf import DictConfig, OmegaConf
 
 from deblurlab.run.config import CONFIG_PATH, register_resolvers
 from deblurlab.run.task import run_task
-from deblurlab.tasks.evaluate import evaluate
 
 register_resolvers()
 
@@ -24,6 +23,8 @@ register_resolvers()
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="eval")
 def main(cfg: DictConfig) -> None:
     """Console entry point."""
+    from deblurlab.tasks.evaluate import evaluate  # imported here: --help loads no torch
+
     OmegaConf.set_struct(cfg, False)
     run_task(evaluate, cfg)
 

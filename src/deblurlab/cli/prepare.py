@@ -14,7 +14,6 @@ from omegaconf import DictConfig
 
 from deblurlab.run.config import CONFIG_PATH, register_resolvers
 from deblurlab.run.task import run_task
-from deblurlab.tasks.prepare import prepare
 
 register_resolvers()
 
@@ -22,6 +21,8 @@ register_resolvers()
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="prepare")
 def main(cfg: DictConfig) -> None:
     """Console entry point."""
+    from deblurlab.tasks.prepare import prepare  # imported here: --help loads no torch
+
     run_task(prepare, cfg)
 
 

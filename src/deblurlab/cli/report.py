@@ -1,4 +1,4 @@
-"""deblurlab-report: finished runs -> a markdown table beside the papers' numbers, and a plot.
+"""deblurlab-report: finished runs -> tables beside the papers' numbers, a plot, report.html.
 
     deblurlab-report experiments/runs/train/multirun/2026-01-01/12-00-00-000000_4242
     deblurlab-report experiments/runs --out experiments/results/table1

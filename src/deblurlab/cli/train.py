@@ -20,13 +20,14 @@ from deblurlab.run.config import CONFIG_PATH, register_resolvers
 from deblurlab.run.guards import check_group_choices, check_run_dir_argument
 from deblurlab.run.resume import resume_argv
 from deblurlab.run.task import EXIT_USER_ERROR, run_task
-from deblurlab.tasks.train import train
 
 register_resolvers()  # used by the run-folder names (also in multirun jobs started elsewhere)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="train")
 def _hydra_main(cfg: DictConfig) -> float | None:
+    from deblurlab.tasks.train import train  # imported here: --help loads no Lightning
+
     metrics = run_task(train, cfg)
     return metrics.get("val/psnr_best")
 

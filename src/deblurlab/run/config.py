@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 
 from omegaconf import DictConfig, OmegaConf
 
 from deblurlab.errors import ConfigError
-from deblurlab.hardware import trainer_precision
 
 # The configs ship inside the package (deblurlab/conf/); Hydra finds them through the import system,
 # so an installed wheel works from any directory and nothing is located at import time.
@@ -20,7 +20,26 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("deblurlab_pid", lambda: os.getpid(), use_cache=True)
     if not OmegaConf.has_resolver("deblurlab_precision"):
         # ${deblurlab_precision:${trainer.accelerator}}: bf16-mixed where bf16 is native, else 32-true
-        OmegaConf.register_new_resolver("deblurlab_precision", trainer_precision)
+        OmegaConf.register_new_resolver("deblurlab_precision", _trainer_precision)
+    if not OmegaConf.has_resolver("deblurlab_options"):
+        # ${deblurlab_options:data} -> "folder, gopro, ...": a group's options, for --help texts
+        OmegaConf.register_new_resolver("deblurlab_options", group_options)
+
+
+def _trainer_precision(accelerator: str) -> str:
+    # imported on use: --help and config composition need no torch
+    from deblurlab.hardware import trainer_precision
+
+    return trainer_precision(accelerator)
+
+
+def group_options(group: str) -> str:
+    """The options of the config group ``group`` (its ``.yaml`` files), comma separated."""
+    folder = importlib.resources.files("deblurlab.conf").joinpath(*group.split("/"))
+    names = sorted(
+        p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml")
+    )
+    return ", ".join(names)
 
 
 def check_train_config(cfg: DictConfig) -> None:
