@@ -6,10 +6,15 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
 from conftest import compose_config, run_cli
+from deblurlab.data.io import read_image_raw
+from deblurlab.quantize import to_uint8
 from deblurlab.run.task import run_task
 from deblurlab.tasks.evaluate import evaluate
 from deblurlab.tasks.train import train
@@ -22,7 +27,9 @@ def smoke_run(tmp_path_factory) -> tuple[Path, dict]:
     from conftest import TINY
 
     # every validation image is scored during training, so eval can be compared with it
-    cfg = compose_config("train", TINY + ["debug=smoke", "trainer.limit_val_batches=1.0"], out)
+    # test crops smaller than the 40 x 52 test images, so the crop box is exercised
+    overrides = ["debug=smoke", "trainer.limit_val_batches=1.0", "callbacks.test_crops.size=24"]
+    cfg = compose_config("train", TINY + overrides, out)
     metrics = run_task(train, cfg)
     return out, metrics
 
@@ -54,6 +61,44 @@ def test_checkpoints_embed_the_resolved_config(smoke_run):
         assert config["model"]["net"]["_target_"] == "deblurlab.models.mimo_unet"
         assert config["model"]["net"]["base_channels"] == 8
         assert config["paths"]["output_dir"] == str(out)
+
+
+def test_training_and_eval_save_crops_of_the_test_images(smoke_run, tmp_path):
+    # training's test step (callbacks.test_crops.size=24 here) and deblurlab-eval on the test split
+    # (default 256 px: the whole 64 x 64 image) save centre crops of the first test images: those
+    # images' pixels, and the same checkpoint's output
+    out, _ = smoke_run
+    trained = json.loads((out / "images" / "test_crops" / "crops.json").read_text())
+    cfg = compose_config("eval", [f"ckpt_path={out}/checkpoints/best.ckpt"], tmp_path)
+    evaluate(cfg)
+    evaluated = json.loads((tmp_path / "images" / "test_crops" / "crops.json").read_text())
+    first = sorted(row.split(",")[0] for row in (tmp_path / "per_image.csv").read_text().split())
+    assert [e["name"] for e in evaluated["crops"]] == first[:2]  # sorted: "name" header is last
+    assert [e["box"] for e in evaluated["crops"]] == [[0, 0, 64, 64]] * 2
+    # smoke tests one batch: its first image by name, cut to the centre 24 x 24
+    assert trained["size"] == 24 and [e["name"] for e in trained["crops"]] == first[:1]
+    assert trained["crops"][0]["box"] == [20, 20, 24, 24]
+
+    run_cfg = OmegaConf.create(
+        torch.load(out / "checkpoints" / "best.ckpt", weights_only=True)["deblurlab_config"]
+    )
+    datamodule = instantiate(run_cfg.data)
+    datamodule.setup("test")
+    batch = next(iter(datamodule.test_dataloader()))
+    index = batch["name"].index(first[0])
+    crop = (slice(20, 44), slice(20, 44))
+
+    def load(folder: Path, entry: dict, kind: str) -> np.ndarray:
+        return read_image_raw(folder / "images" / "test_crops" / entry[kind]).astype(int)
+
+    for kind, key in (("blurry", "blur"), ("sharp", "sharp")):
+        expected = to_uint8(batch[key][index].permute(1, 2, 0)).astype(int)
+        assert np.array_equal(load(tmp_path, evaluated["crops"][0], kind), expected)
+        assert np.array_equal(load(out, trained["crops"][0], kind), expected[crop])
+    train_out = load(out, trained["crops"][0], "output")
+    eval_out = load(tmp_path, evaluated["crops"][0], "output")
+    assert np.abs(train_out - eval_out[crop]).max() <= 1  # the same checkpoint's output
+    assert not np.array_equal(train_out, load(out, trained["crops"][0], "sharp"))
 
 
 def test_eval_of_the_best_checkpoint_reproduces_its_validation_metric(smoke_run, tmp_path):

@@ -1,4 +1,5 @@
-"""Callbacks: validation image grids, and the resolved config embedded in every checkpoint."""
+"""Callbacks: validation image grids, fixed test crops, and the resolved config embedded in every
+checkpoint."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import torch
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
 
+from deblurlab.data.crops import TestCrops
 from deblurlab.data.io import write_image
 from deblurlab.quantize import to_uint8
 
@@ -80,6 +82,37 @@ class ImageGridLogger(pl.Callback):
                     caption=["blurry | output | sharp"],
                     step=trainer.global_step,
                 )
+
+
+class TestCropSaver(pl.Callback):
+    """After testing, save the same centre crop of the first test images (by name) as blurry,
+    output and sharp PNGs plus an index (:mod:`deblurlab.data.crops`), for report.html.
+
+    Under DDP each rank sees part of the test set; rank 0 writes the crops of its part.
+    """
+
+    def __init__(self, dirpath: str, num_images: int = 2, size: int = 256) -> None:
+        self.dirpath = Path(dirpath)
+        self.crops = TestCrops(num_images, size)
+
+    def on_test_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.crops = TestCrops(self.crops.num_images, self.crops.size)
+
+    def on_test_batch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        if isinstance(outputs, dict) and "pred" in outputs:
+            self.crops.add(batch["name"], batch["blur"], outputs["pred"], batch["sharp"])
+
+    @rank_zero_only
+    def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.crops.write(self.dirpath)
 
 
 class EmbedConfig(pl.Callback):

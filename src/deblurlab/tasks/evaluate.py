@@ -2,7 +2,9 @@
 ``deblurlab-eval`` does.
 
 Writes ``per_image.csv`` (name, psnr, ssim, input_psnr, input_ssim, seconds) and ``summary.json``
-to its run folder; with a logger (``logger=wandb``) also the summary and a table of sample images.
+to its run folder, and on the test split the fixed test crops the training runs' test step saves
+(``images/test_crops/``, :mod:`deblurlab.data.crops`, default settings: 2 images, 256 px); with a
+logger (``logger=wandb``) also the summary and a table of sample images.
 Seconds are the median per-image time of the restoration alone (after warm-up, device
 synchronised, no file I/O, no scoring).
 """
@@ -21,6 +23,7 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 from deblurlab.checkpoint import file_digest
+from deblurlab.data.crops import CROPS_DIR, TestCrops
 from deblurlab.errors import ConfigError
 from deblurlab.inference.loading import load_restorer_from_config
 from deblurlab.metrics import PROTOCOLS, SSIM_MATLAB, SSIM_VARIANTS, batch_scores, per_image_records
@@ -56,6 +59,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
     records: list[dict[str, Any]] = []
     samples: list[list[Any]] = []
+    crops = TestCrops() if cfg.split == "test" else None
     warmed_up = False
     progress = tqdm(total=len(loader.dataset), desc=f"eval ({protocol})", unit="img")
     for batch in loader:
@@ -69,6 +73,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         scores = batch_scores(pred, sharp, protocol)
         inputs = batch_scores(blur, sharp, protocol)
         records += per_image_records(batch["name"], scores, inputs, run.elapsed)
+        if crops is not None:
+            crops.add(batch["name"], blur, pred, sharp)
         for i, name in enumerate(batch["name"]):
             if len(samples) < int(cfg.get("log_images", 4)):
                 samples.append(
@@ -118,6 +124,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     }
     with open(output_dir / "summary.json", "w") as f:
         json.dump(summary, f, indent=2)
+    if crops is not None:
+        crops.write(output_dir / CROPS_DIR)
     log_to_loggers(cfg, summary, samples, apply_eval_identity(cfg, loaded.run_cfg, summary))
     print(
         f"{summary['model']} ({summary['model_source']}), ensemble {summary['ensemble'] or 'none'}, "
