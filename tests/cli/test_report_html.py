@@ -16,7 +16,7 @@ import pytest
 from omegaconf import OmegaConf
 from test_report import train_metrics, write_run
 
-from conftest import compose_config
+from conftest import TINY, compose_config
 from deblurlab.cli.report import main
 from deblurlab.data import crops as crop_files
 from deblurlab.data.io import write_image
@@ -44,7 +44,10 @@ def _sweep(tmp_path: Path) -> Path:
         )
         (run / "checkpoints").mkdir()
         ckpt = tiny_checkpoint(run / "checkpoints", seed=job)
-        cfg = compose_config("eval", [f"ckpt_path={ckpt}"], sweep / "eval" / str(job))
+        # three test images: the crops keep the two whose names sort first
+        data = ["data=synthetic", *[o for o in TINY if o.startswith("data.")]]
+        data = [o for o in data if "test_samples" not in o] + ["data.source.test_samples=3"]
+        cfg = compose_config("eval", [f"ckpt_path={ckpt}", *data], sweep / "eval" / str(job))
         write_run(sweep / "eval" / str(job), config=OmegaConf.to_container(cfg))
         evaluate(cfg)
     return sweep
@@ -74,9 +77,10 @@ def test_report_html_shows_every_runs_test_crops_and_they_load_in_a_browser(tmp_
 
     strips = _strips(text)
     assert len(strips) == 2  # one per evaluated run; the hand-written training runs saved none
-    first = sorted(
-        row.split(",")[0] for row in (sweep / "eval" / "0" / "per_image.csv").read_text().split()
-    )[:2]
+    rows = (sweep / "eval" / "0" / "per_image.csv").read_text().split()[1:]
+    names = sorted(row.split(",")[0] for row in rows)
+    assert len(names) == 3  # three test images; the crops keep the two whose names sort first
+    first = names[:2]
     for strip in strips:  # the first two test images by name, whole (40 x 52 < 256 px)
         assert [(kind, title) for kind, title, _ in strip] == [
             (kind, f"{name} [0:40, 0:52]") for name in first for kind in crop_files.KINDS
