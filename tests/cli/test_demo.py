@@ -161,3 +161,17 @@ def test_demo_without_gradio_says_how_to_install_it(tmp_path, monkeypatch, capsy
         run_task(demo, cfg)
     assert stopped.value.code == 2
     assert capsys.readouterr().err.strip().splitlines() == [f"error: {INSTALL_HINT}"]
+
+
+def test_demo_refuses_a_port_in_use_in_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("deblurlab.tasks.demo.require_gradio", lambda: None)  # no 7 s import
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        cfg = compose_config("demo", ["ckpt_path=missing.ckpt", f"port={port}"], tmp_path)
+        with pytest.raises(SystemExit) as stopped:
+            run_task(demo, cfg)
+    assert stopped.value.code == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"error: port={port} host=127.0.0.1: cannot listen there (")

@@ -14,6 +14,7 @@ the page is built, so the rest of deblurlab works without it. Its usage analytic
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -101,19 +102,34 @@ def read_example(spec: str | None) -> np.ndarray | None:
     return to_uint8(read_image(path))
 
 
+def check_address(host: str, port: Any) -> None:
+    """Refuse, naming the key, a port out of range or one this machine cannot listen on now
+    (taken by another server, or a host that is not one of its addresses)."""
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+        raise ConfigError(f"port must be an integer in 1..65535, got {port!r}")
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.bind((host, port))
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError(
+            f"port={port} host={host}: cannot listen there ({reason}); choose another port= "
+            "(or host=)"
+        ) from None
+
+
 def demo(cfg: DictConfig) -> None:
     """Serve the page for ``cfg.ckpt_path`` on ``cfg.host``:``cfg.port`` until interrupted."""
     gr = require_gradio()  # before the checkpoint is loaded: fail fast without the extra
-    port = cfg.get("port")
-    if not isinstance(port, int) or not 0 < port < 65536:
-        raise ConfigError(f"port must be an integer in 1..65535, got {port!r}")
+    host, port = str(cfg.get("host", "127.0.0.1")), cfg.get("port")
+    check_address(host, port)
     example = read_example(cfg.get("example"))
     restorer, loaded = load_restorer_from_config(cfg)
     name = loaded.model_cfg.get("name") or "model"
     app = build_app(restorer, f"deblurlab: {name} ({Path(str(cfg.ckpt_path)).name})", example)
     print(f"deblurlab demo: {name} on {restorer.device}, {restorer!r}", flush=True)
     app.queue().launch(
-        server_name=str(cfg.get("host", "127.0.0.1")),
+        server_name=host,
         server_port=port,
         share=False,
         inbrowser=False,
