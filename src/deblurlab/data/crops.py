@@ -59,6 +59,8 @@ class TestCrops:
         self, names: list[str], blurry: torch.Tensor, output: torch.Tensor, sharp: torch.Tensor
     ) -> None:
         """A batch: image names and B x 3 x H x W tensors in [0, 1] (the output unrounded)."""
+        if self.num_images == 0:
+            return
         for i, name in enumerate(names):
             if len(self.kept) >= self.num_images and name >= max(self.kept):
                 continue
