@@ -105,3 +105,35 @@ def test_two_runs_started_at_once_in_one_folder_cannot_both_claim_it(tmp_path):
     claim_run_folder(tmp_path)  # the first run
     with pytest.raises(ConfigError, match="already holds a run; continue it with resume="):
         claim_run_folder(tmp_path)  # the second, before the first wrote anything else
+
+
+# Every Hydra command checks its group options before Hydra composes (Hydra's own message is
+# several lines, and an ``optional`` group such as eval's ``data`` silently ignores a typo).
+COMMANDS = {
+    "train": "model=mimo_unet_xl",
+    "evaluate": "data=gopr0",
+    "predict": "model=mimo_unet_xl",
+    "export": "model=mimo_unet_xl",
+    "prepare": "data=gopr0",
+}
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_an_unknown_option_is_one_line_in_every_command(command, tmp_path, monkeypatch, capsys):
+    import importlib
+
+    cli = importlib.import_module(f"deblurlab.cli.{command}")
+    monkeypatch.setenv("DEBLURLAB_ROOT", str(tmp_path / "root"))
+    option = COMMANDS[command]
+    argv = [option, f"ckpt_path={tmp_path}/none.ckpt", f"input={tmp_path}", "output=out.onnx"]
+    monkeypatch.setattr(sys, "argv", [f"deblurlab-{command}", *argv])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    err = capsys.readouterr().err.strip().splitlines()
+    group, value = option.split("=")
+    choices = {"model": "mimo_unet, mimo_unet_plus, mimo_unet_pp, sgenet"}.get(
+        group, "folder, gopro, hide, realblur_j, realblur_r, synthetic"
+    )
+    assert exit_info.value.code == 2
+    assert err == [f"error: {group}={value}: no such option; choices: {choices}"]
+    assert not (tmp_path / "root").exists()  # stopped before Hydra made a run folder
