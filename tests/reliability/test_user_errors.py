@@ -137,3 +137,33 @@ def test_an_unknown_option_is_one_line_in_every_command(command, tmp_path, monke
     assert exit_info.value.code == 2
     assert err == [f"error: {group}={value}: no such option; choices: {choices}"]
     assert not (tmp_path / "root").exists()  # stopped before Hydra made a run folder
+
+
+MISSING_ROOT = {
+    "train": ["data=gopro", "data.root={tmp}/nowhere", "hydra.run.dir={tmp}/run", *BASE[:1]],
+    "evaluate": ["data=gopro", "data.root={tmp}/nowhere", "ckpt_path={tmp}/none.ckpt"],
+}
+
+
+@pytest.mark.parametrize("command", list(MISSING_ROOT))
+def test_a_missing_dataset_root_is_one_line_before_anything_is_built(
+    command, tmp_path, monkeypatch, capsys
+):
+    import importlib
+
+    from deblurlab.run.guards import holds_run
+
+    cli = importlib.import_module(f"deblurlab.cli.{command}")
+    monkeypatch.setenv("DEBLURLAB_ROOT", str(tmp_path))
+    argv = [a.format(tmp=tmp_path) for a in MISSING_ROOT[command]]
+    monkeypatch.setattr(sys, "argv", [f"deblurlab-{command}", *argv])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2
+    # named before eval reads the (missing) checkpoint and before train builds the trainer
+    expected = f"error: {tmp_path}/nowhere: data.root is not a folder (the gopro dataset's folder)"
+    assert err[-1] == expected, err[-3:]
+    if command == "train":  # Hydra's record only: the folder can still take a run
+        assert not holds_run(tmp_path / "run")
+        assert {p.name for p in (tmp_path / "run").iterdir()} <= {".hydra", "train.log"}
