@@ -129,20 +129,25 @@ def _finite_checkpoints(folder) -> list[str]:
 
 
 def test_a_diverging_learning_rate_stops_the_run_in_one_line(tmp_path):
-    # lr=1e9: the first step leaves finite but huge weights, every output overflows to NaN
+    # lr=1e9: the first step leaves finite but huge weights, every output overflows to NaN.
+    # stdout (progress bars) and stderr merged as a terminal shows them: the error comes last.
     run = tmp_path / "run"
-    result = run_cli(
-        "cli.train", *TINY, "debug=smoke", "schedule.optimizer.lr=1e9",
-        "callbacks.last_checkpoint.every_n_train_steps=1", f"hydra.run.dir={run}", root=tmp_path,
+    env = {**os.environ, "DEBLURLAB_ROOT": str(tmp_path), "WANDB_MODE": "disabled"}
+    result = subprocess.run(
+        [sys.executable, "-m", "deblurlab.cli.train", *TINY, "debug=smoke",
+         "schedule.optimizer.lr=1e9", "callbacks.last_checkpoint.every_n_train_steps=1",
+         f"hydra.run.dir={run}"],
+        env={**env, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, timeout=300,
     )  # fmt: skip
-    assert result.returncode == 2, result.stderr[-3000:]
-    assert result.stderr.strip().splitlines()[-1] == (
+    assert result.returncode == 2, result.stdout[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == (
         "error: training stopped: the validation after step 2 (epoch 0) scored NaN (val/psnr, "
         "val/ssim, val/ssim_matlab): the network's outputs are not finite (1 non-finite training "
         "loss skipped so far); lower schedule.optimizer.lr or clip gradients "
         "(trainer.gradient_clip_val=1.0)"
     )
-    assert "non-finite loss at step 2 (epoch 0, batch 1: " in result.stderr  # the skip, warned
+    assert "non-finite loss at step 2 (epoch 0, batch 1: " in result.stdout  # the skip, warned
     assert _finite_checkpoints(run / "checkpoints") == ["last.ckpt"]  # the step-1 state, no best
     assert not (run / "metrics.json").exists()
 
