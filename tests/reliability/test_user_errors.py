@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -90,12 +93,44 @@ def test_a_corrupt_last_checkpoint_on_resume_is_one_line(tmp_path, monkeypatch, 
     assert err[-1].startswith(f"error: {run}/checkpoints/last.ckpt: not a readable checkpoint")
 
 
-def test_a_read_only_run_folder_is_one_line(tmp_path, monkeypatch, capsys):
-    # the tests may run as root, for whom no folder is read-only: the permission check is faked
-    monkeypatch.setattr("deblurlab.run.guards.os.access", lambda *a, **k: False)
-    code, err = _run([*BASE, f"hydra.run.dir={tmp_path}/run"], monkeypatch, capsys)
-    assert code == 2
-    assert err[-1] == f"error: hydra.run.dir={tmp_path}/run: {tmp_path} is not a writable folder"
+# Root ignores permission bits (CAP_DAC_OVERRIDE): as root, the command runs with that capability
+# (and CAP_DAC_READ_SEARCH) removed, so the kernel really refuses writes into a mode-555 folder.
+NO_OVERRIDE = ["--bounding-set=-dac_override,-dac_read_search"]
+NO_OVERRIDE += ["--inh-caps=-dac_override,-dac_read_search"]
+
+
+def _as_a_user_without_override() -> list[str]:
+    """A command prefix under which permission bits apply to the command (skip if none)."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None or subprocess.run([setpriv, *NO_OVERRIDE, "true"]).returncode != 0:
+        pytest.skip("running as root, and setpriv cannot drop CAP_DAC_OVERRIDE here")
+    return [setpriv, *NO_OVERRIDE]
+
+
+@pytest.mark.parametrize("where", ["hydra.run.dir", "DEBLURLAB_ROOT"])
+def test_a_read_only_run_folder_is_one_line(where, tmp_path):
+    prefix = _as_a_user_without_override()
+    read_only = tmp_path / "read-only"
+    read_only.mkdir()
+    read_only.chmod(0o555)
+    env = {**os.environ, "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"}
+    argv = [*BASE, f"hydra.run.dir={read_only}/run"] if where == "hydra.run.dir" else BASE
+    env["DEBLURLAB_ROOT"] = str(read_only if where == "DEBLURLAB_ROOT" else tmp_path)
+    command = [*prefix, sys.executable, "-m", "deblurlab.cli.train", *argv]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    if where == "hydra.run.dir":
+        expected = f"error: hydra.run.dir={read_only}/run: {read_only} is not a writable folder"
+    else:
+        expected = (
+            f"error: paths.log_dir={read_only}/experiments/runs: {read_only} is not a writable "
+            "folder (set DEBLURLAB_ROOT=... or hydra.run.dir=...)"
+        )
+    assert (result.returncode, result.stderr.strip().splitlines()[-1:]) == (2, [expected]), (
+        result.stderr[-2000:]
+    )
+    assert not any(read_only.iterdir())
 
 
 def test_two_runs_started_at_once_in_one_folder_cannot_both_claim_it(tmp_path):

@@ -13,7 +13,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from deblurlab.run.config import CONFIG_PATH, register_resolvers
-from deblurlab.run.guards import check_group_choices
+from deblurlab.run.guards import check_group_choices, check_output_folder
 from deblurlab.run.task import check_command_line, run_task
 from deblurlab.tasks.predict import predict
 
@@ -27,8 +27,9 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 
 def main() -> None:
-    """Console entry point: a group option that does not exist is one line before Hydra runs."""
-    check_command_line(check_group_choices)
+    """Console entry point: a group option that does not exist, or a run folder that
+    cannot be written, is one line before Hydra runs."""
+    check_command_line(check_group_choices, check_output_folder)
     _hydra_main()
 
 

@@ -16,7 +16,11 @@ import hydra
 from omegaconf import DictConfig
 
 from deblurlab.run.config import CONFIG_PATH, register_resolvers
-from deblurlab.run.guards import check_group_choices, check_run_dir_argument
+from deblurlab.run.guards import (
+    check_group_choices,
+    check_output_folder,
+    check_run_dir_argument,
+)
 from deblurlab.run.resume import resume_argv
 from deblurlab.run.task import check_command_line, run_task
 from deblurlab.tasks.train import train
@@ -40,7 +44,9 @@ def main() -> float | None:
 
     ``resume=<run dir>`` is read before Hydra composes anything (see deblurlab.run.resume).
     """
-    check_command_line(check_group_choices, check_run_dir_argument, _expand_resume)
+    check_command_line(
+        check_group_choices, check_run_dir_argument, _expand_resume, check_output_folder
+    )
     return _hydra_main()
 
 
