@@ -202,3 +202,26 @@ def test_a_missing_dataset_root_is_one_line_before_anything_is_built(
     if command == "train":  # Hydra's record only: the folder can still take a run
         assert not holds_run(tmp_path / "run")
         assert {p.name for p in (tmp_path / "run").iterdir()} <= {".hydra", "train.log"}
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_a_run_folder_that_cannot_be_made_is_one_line_in_every_command(
+    command, tmp_path, monkeypatch, capsys
+):
+    # DEBLURLAB_ROOT names a file: no run folder can be made under it, not even by root
+    import importlib
+
+    cli = importlib.import_module(f"deblurlab.cli.{command}")
+    (tmp_path / "file").write_text("mine")
+    monkeypatch.setenv("DEBLURLAB_ROOT", str(tmp_path / "file"))
+    argv = [f"ckpt_path={tmp_path}/none.ckpt", f"input={tmp_path}", "output=out.onnx"]
+    monkeypatch.setattr(sys, "argv", [f"deblurlab-{command}", *argv])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2
+    assert err == [
+        f"error: paths.log_dir={tmp_path}/file/experiments/runs: {tmp_path}/file is not a "
+        "writable folder (set DEBLURLAB_ROOT=... or hydra.run.dir=...)"
+    ]
+    assert (tmp_path / "file").read_text() == "mine"
