@@ -153,7 +153,10 @@ def check_output_folder(argv: list[str]) -> None:
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
     value = _override(argv, key)
     if value is None:
-        key, folder = "paths.log_dir", default_log_dir(argv)
+        try:
+            key, folder = "paths.log_dir", default_log_dir(argv)
+        except Exception:  # an override only Hydra can resolve: Hydra reports on it
+            return
     else:
         folder = Path(value).expanduser()
     existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
