@@ -225,3 +225,11 @@ def test_a_run_folder_that_cannot_be_made_is_one_line_in_every_command(
         "writable folder (set DEBLURLAB_ROOT=... or hydra.run.dir=...)"
     ]
     assert (tmp_path / "file").read_text() == "mine"
+
+
+def test_a_sweep_folder_that_cannot_be_made_is_one_line(tmp_path, monkeypatch, capsys):
+    (tmp_path / "file").write_text("mine")
+    sweep = tmp_path / "file" / "sweep"
+    code, err = _run(["-m", *BASE, f"hydra.sweep.dir={sweep}"], monkeypatch, capsys)
+    assert code == 2
+    assert err == [f"error: hydra.sweep.dir={sweep}: {tmp_path}/file is not a writable folder"]
