@@ -48,6 +48,10 @@ CASES = {
         "sgenet",
     ),
     "missing dataset root": (["data=gopro"], "data.root is not set"),
+    "missing folder of own images": (
+        ["data.root={tmp}/nowhere"],
+        "{tmp}/nowhere: data.root is not a folder",
+    ),
     "run folder holds a run": (
         ["hydra.run.dir={tmp}/old"],
         "{tmp}/old already holds a run; continue it with resume={tmp}/old",
