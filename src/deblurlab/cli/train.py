@@ -15,11 +15,14 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from deblurlab.errors import DeblurlabError
 from deblurlab.run.config import CONFIG_PATH, register_resolvers
-from deblurlab.run.guards import check_group_choices, check_run_dir_argument
+from deblurlab.run.guards import (
+    check_group_choices,
+    check_output_folder,
+    check_run_dir_argument,
+)
 from deblurlab.run.resume import resume_argv
-from deblurlab.run.task import EXIT_USER_ERROR, run_task
+from deblurlab.run.task import check_command_line, run_task
 from deblurlab.tasks.train import train
 
 register_resolvers()  # used by the run-folder names (also in multirun jobs started elsewhere)
@@ -31,18 +34,19 @@ def _hydra_main(cfg: DictConfig) -> float | None:
     return metrics.get("val/psnr_best")
 
 
+def _expand_resume(argv: list[str]) -> None:
+    """``resume=<run dir>`` -> that run's overrides (see deblurlab.run.resume)."""
+    sys.argv[1:] = resume_argv(argv)
+
+
 def main() -> float | None:
     """Console entry point; returns val/psnr_best for sweepers (e.g. Optuna).
 
     ``resume=<run dir>`` is read before Hydra composes anything (see deblurlab.run.resume).
     """
-    try:
-        check_group_choices(sys.argv[1:])
-        check_run_dir_argument(sys.argv[1:])
-        sys.argv[1:] = resume_argv(sys.argv[1:])
-    except DeblurlabError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(EXIT_USER_ERROR) from None
+    check_command_line(
+        check_group_choices, check_run_dir_argument, _expand_resume, check_output_folder
+    )
     return _hydra_main()
 
 
