@@ -5,6 +5,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.deblurlab-installed
 ARGS ?=
+# parallel test workers (pytest-xdist): one per CPU core; TEST_WORKERS=0 runs in this process
+TEST_WORKERS ?= auto
 
 .DEFAULT_GOAL := help
 .PHONY: help install train test lint format bench bench-gpu sweep clean
@@ -25,7 +27,7 @@ train: $(STAMP) ## quick start: train MIMO-UNet on the built-in synthetic data (
 	$(BIN)/deblurlab-train experiment=quickstart $(ARGS)
 
 test: $(STAMP) ## run the test suite (what CI runs)
-	$(BIN)/python -m pytest -q $(ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup $(ARGS)
 
 lint: $(STAMP) ## ruff lint and format check
 	$(BIN)/ruff check src tests

@@ -44,6 +44,17 @@ TINY = [
 ]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``make test`` runs ``-n auto --dist loadgroup``) the tests that share a
+    module- or class-scoped fixture (a trained run, a built dataset) stay on one worker, so that
+    fixture is built once; every other test is spread over the workers."""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        defs = info.name2fixturedefs.values() if info is not None else ()
+        if any(d.scope in ("module", "class") for chain in defs for d in chain):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
 def compose_config(name: str, overrides: list[str], output_dir: Path | None = None) -> DictConfig:
     """Compose ``deblurlab/conf/<name>.yaml`` with ``overrides`` as the command line would."""
     with initialize_config_module(CONF_MODULE, version_base="1.3"):

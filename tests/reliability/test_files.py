@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -114,3 +115,59 @@ def test_non_finite_losses_are_skipped_then_stop_the_run_in_one_line(tmp_path):
     )
     assert "(epoch 0, batch 2, files chelsea_" in last  # the batch's images, by name
     assert not (run / "checkpoints" / "best.ckpt").exists()  # nothing non-finite was saved
+
+
+def _finite_checkpoints(folder) -> list[str]:
+    """The checkpoints in ``folder``, each asserted to hold only finite network weights."""
+    names = []
+    for path in sorted(folder.glob("*.ckpt")):
+        state = torch.load(path, weights_only=True)["state_dict"]
+        bad = [k for k, v in state.items() if k.startswith("net.") and not v.isfinite().all()]
+        assert not bad, f"{path.name} holds non-finite weights: {bad[:3]}"
+        names.append(path.name)
+    return names
+
+
+def test_a_diverging_learning_rate_stops_the_run_in_one_line(tmp_path):
+    # lr=1e9: the first step leaves finite but huge weights, every output overflows to NaN.
+    # stdout (progress bars) and stderr merged as a terminal shows them: the error comes last.
+    run = tmp_path / "run"
+    env = {**os.environ, "DEBLURLAB_ROOT": str(tmp_path), "WANDB_MODE": "disabled"}
+    result = subprocess.run(
+        [sys.executable, "-m", "deblurlab.cli.train", *TINY, "debug=smoke",
+         "schedule.optimizer.lr=1e9", "callbacks.last_checkpoint.every_n_train_steps=1",
+         f"hydra.run.dir={run}"],
+        env={**env, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stdout[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == (
+        "error: training stopped: the validation after step 2 (epoch 0) scored NaN (val/psnr, "
+        "val/ssim, val/ssim_matlab): the network's outputs are not finite (1 non-finite training "
+        "loss skipped so far); lower schedule.optimizer.lr or clip gradients "
+        "(trainer.gradient_clip_val=1.0)"
+    )
+    assert "non-finite loss at step 2 (epoch 0, batch 1: " in result.stdout  # the skip, warned
+    assert _finite_checkpoints(run / "checkpoints") == ["last.ckpt"]  # the step-1 state, no best
+    assert not (run / "metrics.json").exists()
+
+
+def test_non_finite_weights_stop_the_run_at_that_step(train_config, capsys):
+    # lr=inf: the first step's loss is finite but the step leaves inf/NaN in the weights
+    from deblurlab.run.task import run_task
+    from deblurlab.tasks.train import train
+
+    cfg = train_config(
+        "debug=smoke",
+        "schedule.optimizer.lr=inf",
+        "callbacks.last_checkpoint.every_n_train_steps=1",
+    )
+    with pytest.raises(SystemExit) as exit_info:
+        run_task(train, cfg)
+    assert exit_info.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith(
+        "error: training stopped: the weights hold NaN or inf after step 1 (epoch 0, batch 0, "
+        "files "
+    ), last
+    assert _finite_checkpoints(Path(cfg.paths.output_dir) / "checkpoints") == []

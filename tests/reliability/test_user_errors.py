@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -45,6 +48,10 @@ CASES = {
         "sgenet",
     ),
     "missing dataset root": (["data=gopro"], "data.root is not set"),
+    "missing folder of own images": (
+        ["data.root={tmp}/nowhere"],
+        "{tmp}/nowhere: data.root is not a folder",
+    ),
     "run folder holds a run": (
         ["hydra.run.dir={tmp}/old"],
         "{tmp}/old already holds a run; continue it with resume={tmp}/old",
@@ -90,12 +97,44 @@ def test_a_corrupt_last_checkpoint_on_resume_is_one_line(tmp_path, monkeypatch, 
     assert err[-1].startswith(f"error: {run}/checkpoints/last.ckpt: not a readable checkpoint")
 
 
-def test_a_read_only_run_folder_is_one_line(tmp_path, monkeypatch, capsys):
-    # the tests may run as root, for whom no folder is read-only: the permission check is faked
-    monkeypatch.setattr("deblurlab.run.guards.os.access", lambda *a, **k: False)
-    code, err = _run([*BASE, f"hydra.run.dir={tmp_path}/run"], monkeypatch, capsys)
-    assert code == 2
-    assert err[-1] == f"error: hydra.run.dir={tmp_path}/run: {tmp_path} is not a writable folder"
+# Root ignores permission bits (CAP_DAC_OVERRIDE): as root, the command runs with that capability
+# (and CAP_DAC_READ_SEARCH) removed, so the kernel really refuses writes into a mode-555 folder.
+NO_OVERRIDE = ["--bounding-set=-dac_override,-dac_read_search"]
+NO_OVERRIDE += ["--inh-caps=-dac_override,-dac_read_search"]
+
+
+def _as_a_user_without_override() -> list[str]:
+    """A command prefix under which permission bits apply to the command (skip if none)."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None or subprocess.run([setpriv, *NO_OVERRIDE, "true"]).returncode != 0:
+        pytest.skip("running as root, and setpriv cannot drop CAP_DAC_OVERRIDE here")
+    return [setpriv, *NO_OVERRIDE]
+
+
+@pytest.mark.parametrize("where", ["hydra.run.dir", "DEBLURLAB_ROOT"])
+def test_a_read_only_run_folder_is_one_line(where, tmp_path):
+    prefix = _as_a_user_without_override()
+    read_only = tmp_path / "read-only"
+    read_only.mkdir()
+    read_only.chmod(0o555)
+    env = {**os.environ, "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"}
+    argv = [*BASE, f"hydra.run.dir={read_only}/run"] if where == "hydra.run.dir" else BASE
+    env["DEBLURLAB_ROOT"] = str(read_only if where == "DEBLURLAB_ROOT" else tmp_path)
+    command = [*prefix, sys.executable, "-m", "deblurlab.cli.train", *argv]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    if where == "hydra.run.dir":
+        expected = f"error: hydra.run.dir={read_only}/run: {read_only} is not a writable folder"
+    else:
+        expected = (
+            f"error: paths.log_dir={read_only}/experiments/runs: {read_only} is not a writable "
+            "folder (set DEBLURLAB_ROOT=... or hydra.run.dir=...)"
+        )
+    assert (result.returncode, result.stderr.strip().splitlines()[-1:]) == (2, [expected]), (
+        result.stderr[-2000:]
+    )
+    assert not any(read_only.iterdir())
 
 
 def test_two_runs_started_at_once_in_one_folder_cannot_both_claim_it(tmp_path):
@@ -105,3 +144,96 @@ def test_two_runs_started_at_once_in_one_folder_cannot_both_claim_it(tmp_path):
     claim_run_folder(tmp_path)  # the first run
     with pytest.raises(ConfigError, match="already holds a run; continue it with resume="):
         claim_run_folder(tmp_path)  # the second, before the first wrote anything else
+
+
+# Every Hydra command checks its group options before Hydra composes (Hydra's own message is
+# several lines, and an ``optional`` group such as eval's ``data`` silently ignores a typo).
+COMMANDS = {
+    "train": "model=mimo_unet_xl",
+    "evaluate": "data=gopr0",
+    "predict": "model=mimo_unet_xl",
+    "export": "model=mimo_unet_xl",
+    "prepare": "data=gopr0",
+}
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_an_unknown_option_is_one_line_in_every_command(command, tmp_path, monkeypatch, capsys):
+    import importlib
+
+    cli = importlib.import_module(f"deblurlab.cli.{command}")
+    monkeypatch.setenv("DEBLURLAB_ROOT", str(tmp_path / "root"))
+    option = COMMANDS[command]
+    argv = [option, f"ckpt_path={tmp_path}/none.ckpt", f"input={tmp_path}", "output=out.onnx"]
+    monkeypatch.setattr(sys, "argv", [f"deblurlab-{command}", *argv])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    err = capsys.readouterr().err.strip().splitlines()
+    group, value = option.split("=")
+    choices = {"model": "mimo_unet, mimo_unet_plus, mimo_unet_pp, sgenet"}.get(
+        group, "folder, gopro, hide, realblur_j, realblur_r, synthetic"
+    )
+    assert exit_info.value.code == 2
+    assert err == [f"error: {group}={value}: no such option; choices: {choices}"]
+    assert not (tmp_path / "root").exists()  # stopped before Hydra made a run folder
+
+
+MISSING_ROOT = {
+    "train": ["data=gopro", "data.root={tmp}/nowhere", "hydra.run.dir={tmp}/run", *BASE[:1]],
+    "evaluate": ["data=gopro", "data.root={tmp}/nowhere", "ckpt_path={tmp}/none.ckpt"],
+}
+
+
+@pytest.mark.parametrize("command", list(MISSING_ROOT))
+def test_a_missing_dataset_root_is_one_line_before_anything_is_built(
+    command, tmp_path, monkeypatch, capsys
+):
+    import importlib
+
+    from deblurlab.run.guards import holds_run
+
+    cli = importlib.import_module(f"deblurlab.cli.{command}")
+    monkeypatch.setenv("DEBLURLAB_ROOT", str(tmp_path))
+    argv = [a.format(tmp=tmp_path) for a in MISSING_ROOT[command]]
+    monkeypatch.setattr(sys, "argv", [f"deblurlab-{command}", *argv])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2
+    # named before eval reads the (missing) checkpoint and before train builds the trainer
+    expected = f"error: {tmp_path}/nowhere: data.root is not a folder (the gopro dataset's folder)"
+    assert err[-1] == expected, err[-3:]
+    if command == "train":  # Hydra's record only: the folder can still take a run
+        assert not holds_run(tmp_path / "run")
+        assert {p.name for p in (tmp_path / "run").iterdir()} <= {".hydra", "train.log"}
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_a_run_folder_that_cannot_be_made_is_one_line_in_every_command(
+    command, tmp_path, monkeypatch, capsys
+):
+    # DEBLURLAB_ROOT names a file: no run folder can be made under it, not even by root
+    import importlib
+
+    cli = importlib.import_module(f"deblurlab.cli.{command}")
+    (tmp_path / "file").write_text("mine")
+    monkeypatch.setenv("DEBLURLAB_ROOT", str(tmp_path / "file"))
+    argv = [f"ckpt_path={tmp_path}/none.ckpt", f"input={tmp_path}", "output=out.onnx"]
+    monkeypatch.setattr(sys, "argv", [f"deblurlab-{command}", *argv])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2
+    assert err == [
+        f"error: paths.log_dir={tmp_path}/file/experiments/runs: {tmp_path}/file is not a "
+        "writable folder (set DEBLURLAB_ROOT=... or hydra.run.dir=...)"
+    ]
+    assert (tmp_path / "file").read_text() == "mine"
+
+
+def test_a_sweep_folder_that_cannot_be_made_is_one_line(tmp_path, monkeypatch, capsys):
+    (tmp_path / "file").write_text("mine")
+    sweep = tmp_path / "file" / "sweep"
+    code, err = _run(["-m", *BASE, f"hydra.sweep.dir={sweep}"], monkeypatch, capsys)
+    assert code == 2
+    assert err == [f"error: hydra.sweep.dir={sweep}: {tmp_path}/file is not a writable folder"]

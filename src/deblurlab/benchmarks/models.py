@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 
 import torch
@@ -11,18 +10,11 @@ from torch import nn
 from deblurlab.benchmarks import BenchOptions, Table, median_seconds
 
 
-def _networks() -> dict[str, Callable[[], nn.Module]]:
-    from deblurlab.models import mimo_unet, mimo_unet_plus
+def _networks(quick: bool) -> dict[str, Callable[[], nn.Module]]:
+    """The networks of the inference-paths table (tiny widths with ``--quick``)."""
+    from deblurlab.benchmarks.paths import network_factories
 
-    nets: dict[str, Callable[[], nn.Module]] = {
-        "MIMO-UNet": mimo_unet,
-        "MIMO-UNet+": mimo_unet_plus,
-    }
-    with contextlib.suppress(ImportError):
-        from deblurlab.models import sgenet
-
-        nets["SGENet"] = sgenet
-    return nets
+    return network_factories(quick)
 
 
 def _forward(net: nn.Module, x: torch.Tensor, bf16: bool = False) -> Callable[[], object]:
@@ -44,7 +36,7 @@ def forward_table(quick: bool) -> Table:
         note="Ratios come from one process, networks timed one after the other.",
     )
     base = None
-    for name, factory in _networks().items():
+    for name, factory in _networks(quick).items():
         net = factory().eval()
         seconds = median_seconds(_forward(net, x), repeats=repeats)
         base = base or seconds
@@ -55,12 +47,10 @@ def forward_table(quick: bool) -> Table:
 
 def execution_table(quick: bool) -> Table:
     """MIMO-UNet forward under CPU execution options: channels_last and bf16 autocast."""
-    from deblurlab.models import mimo_unet
-
     size = 64 if quick else 256
     repeats = 1 if quick else 3
     x = torch.rand(1, 3, size, size)
-    net = mimo_unet().eval()
+    net = _networks(quick)["MIMO-UNet"]()
     reference = _forward(net, x)()[-1]
     table = Table(
         title=f"MIMO-UNet forward options, 1 x 3 x {size} x {size}, CPU",
@@ -69,7 +59,7 @@ def execution_table(quick: bool) -> Table:
     )
     base = median_seconds(_forward(net, x), repeats=repeats)
     table.rows.append(["fp32 eager", base, 1.0, 0.0])
-    net_cl = mimo_unet().eval()
+    net_cl = _networks(quick)["MIMO-UNet"]()
     net_cl.load_state_dict(net.state_dict())
     net_cl = net_cl.to(memory_format=torch.channels_last)
     x_cl = x.contiguous(memory_format=torch.channels_last)
@@ -94,13 +84,12 @@ def training_step_table(quick: bool) -> Table:
         columns=["network", "median s", "x MIMO-UNet"],
     )
     losses: dict[str, nn.Module] = {"MIMO-UNet": MIMOLoss(), "MIMO-UNet+": MIMOLoss()}
-    with contextlib.suppress(ImportError):
-        from deblurlab.losses import SGENetLoss
+    from deblurlab.losses import SGENetLoss
 
-        losses["SGENet"] = SGENetLoss()
+    losses["SGENet"] = SGENetLoss()
     x, y = torch.rand(batch, 3, size, size), torch.rand(batch, 3, size, size)
     base = None
-    for name, factory in _networks().items():
+    for name, factory in _networks(quick).items():
         net = factory().train()
         loss_fn = losses[name]
         optimizer = torch.optim.Adam(net.parameters(), lr=1e-4)

@@ -203,9 +203,14 @@ def network_rows(
             "bf16": "deblurlab bf16" + ("" if bf16_native else " (emulated: no native bf16)"),
             "compile": "deblurlab compile",
         }[v.name]
+        measured = v.name in ("reference", "default") or (v.name == "bf16" and bf16_native)
+        # --quick is a smoke test: one fresh process (the default path of the first network)
+        # shows the memory probe works; each costs a torch import
+        if opts.quick and (name, v.name) != (next(iter(network_factories())), "default"):
+            measured = False
         memory = (
             peak_memory_mb(name, opts.quick, v.name, tuple(blurry.shape), opts.device)
-            if v.name in ("reference", "default") or (v.name == "bf16" and bf16_native)
+            if measured
             else "-"
         )
         ratios[v.name] = base / seconds

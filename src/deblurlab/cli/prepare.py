@@ -13,17 +13,24 @@ import hydra
 from omegaconf import DictConfig
 
 from deblurlab.run.config import CONFIG_PATH, register_resolvers
-from deblurlab.run.task import run_task
+from deblurlab.run.guards import check_group_choices, check_output_folder
+from deblurlab.run.task import check_command_line, run_task
 
 register_resolvers()
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="prepare")
-def main(cfg: DictConfig) -> None:
-    """Console entry point."""
+def _hydra_main(cfg: DictConfig) -> None:
     from deblurlab.tasks.prepare import prepare  # imported here: --help loads no torch
 
     run_task(prepare, cfg)
+
+
+def main() -> None:
+    """Console entry point: a group option that does not exist, or a run folder that
+    cannot be written, is one line before Hydra runs."""
+    check_command_line(check_group_choices, check_output_folder)
+    _hydra_main()
 
 
 if __name__ == "__main__":

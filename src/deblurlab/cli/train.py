@@ -15,21 +15,29 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from deblurlab.errors import DeblurlabError
 from deblurlab.run.config import CONFIG_PATH, register_resolvers
-from deblurlab.run.guards import check_group_choices, check_run_dir_argument
+from deblurlab.run.guards import (
+    check_group_choices,
+    check_output_folder,
+    check_run_dir_argument,
+)
 from deblurlab.run.resume import resume_argv
-from deblurlab.run.task import EXIT_USER_ERROR, run_task
+from deblurlab.run.task import check_command_line, run_task
 
 register_resolvers()  # used by the run-folder names (also in multirun jobs started elsewhere)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="train")
 def _hydra_main(cfg: DictConfig) -> float | None:
-    from deblurlab.tasks.train import train  # imported here: --help loads no Lightning
+    from deblurlab.tasks.train import train  # imported here: --help does not load the task
 
     metrics = run_task(train, cfg)
     return metrics.get("val/psnr_best")
+
+
+def _expand_resume(argv: list[str]) -> None:
+    """``resume=<run dir>`` -> that run's overrides (see deblurlab.run.resume)."""
+    sys.argv[1:] = resume_argv(argv)
 
 
 def main() -> float | None:
@@ -37,13 +45,9 @@ def main() -> float | None:
 
     ``resume=<run dir>`` is read before Hydra composes anything (see deblurlab.run.resume).
     """
-    try:
-        check_group_choices(sys.argv[1:])
-        check_run_dir_argument(sys.argv[1:])
-        sys.argv[1:] = resume_argv(sys.argv[1:])
-    except DeblurlabError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(EXIT_USER_ERROR) from None
+    check_command_line(
+        check_group_choices, check_run_dir_argument, _expand_resume, check_output_folder
+    )
     return _hydra_main()
 
 

@@ -21,6 +21,9 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.utilities import rank_zero_warn
+
+from deblurlab.lit.nonfinite import network_is_finite
 
 STATE_KEY = "deblurlab_resume"
 
@@ -146,6 +149,9 @@ class LastCheckpoint(pl.Callback):
 
     def _save(self, trainer: pl.Trainer) -> None:
         if trainer.sanity_checking or trainer.fast_dev_run:
+            return
+        if not network_is_finite(trainer.lightning_module):  # keep the last good one
+            rank_zero_warn(f"{self.path} not written: the weights hold NaN or inf")
             return
         trainer.save_checkpoint(self.path)
         self._last_step = trainer.global_step

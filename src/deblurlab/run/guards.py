@@ -4,20 +4,23 @@
 - :func:`check_start_checkpoint`: ``ckpt_path`` (and ``resume=``'s ``last.ckpt``) is a readable
   deblurlab training checkpoint whose weights fit the configured network;
 - :func:`finished_run`: resuming a run whose schedule is complete changes nothing;
-- :func:`check_writable`: the run folder can be written.
+- :func:`check_writable`: the run folder can be written;
+- :func:`check_output_folder`: before Hydra runs, the folder the run folder goes in can be
+  written (``hydra.run.dir`` or ``paths.log_dir``).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig
-from torch import nn
 
-from deblurlab.checkpoint import is_lightning_checkpoint, read_checkpoint
 from deblurlab.errors import CheckpointError, ConfigError
+
+if TYPE_CHECKING:  # torch is imported on use: the commands' --help runs these checks without it
+    from torch import nn
 
 RUN_MARK = "run.json"  # written by the run that owns the folder (see run.identity)
 
@@ -58,6 +61,8 @@ def check_start_checkpoint(path: str | Path, module: nn.Module) -> dict[str, Any
     """Read ``ckpt_path`` (``weights_only=True``) and check that it is a Lightning training
     checkpoint whose weights fit ``module``; returns the checkpoint. One-line CheckpointError
     naming the file otherwise (missing, truncated, random bytes, a weight file, another model)."""
+    from deblurlab.checkpoint import is_lightning_checkpoint, read_checkpoint
+
     checkpoint = read_checkpoint(path)
     if not is_lightning_checkpoint(checkpoint):
         raise CheckpointError(
@@ -109,16 +114,58 @@ def check_run_dir_argument(argv: list[str]) -> None:
     for arg in argv:
         if arg.startswith("hydra.run.dir="):
             folder = Path(arg.split("=", 1)[1].strip("'\"")).expanduser()
-            existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
-            if existing is not None and not (
-                existing.is_dir() and os.access(existing, os.W_OK | os.X_OK)
-            ):
-                raise ConfigError(f"hydra.run.dir={folder}: {existing} is not a writable folder")
             if holds_run(folder):
                 raise ConfigError(
                     f"{folder} already holds a run; continue it with resume={folder}, or "
                     "choose another folder (hydra.run.dir=...)"
                 )
+
+
+def _override(argv: list[str], key: str) -> str | None:
+    """The value of ``key=VALUE`` (or ``+key=VALUE``) on the command line, else None."""
+    found = None
+    for arg in argv:
+        name, sep, value = arg.partition("=")
+        if sep and name.lstrip("+") == key:
+            found = value.strip("'\"")
+    return found
+
+
+def default_log_dir(argv: list[str]) -> Path:
+    """``paths.log_dir`` as the command line will resolve it (the shipped paths config, with the
+    command line's ``paths.*`` overrides and ``DEBLURLAB_ROOT``): run folders are made under it."""
+    import importlib.resources
+
+    from omegaconf import OmegaConf
+
+    paths = OmegaConf.load(
+        Path(str(importlib.resources.files("deblurlab.conf"))) / "paths" / "default.yaml"
+    )
+    for key in ("root_dir", "log_dir"):
+        value = _override(argv, f"paths.{key}")
+        if value is not None:
+            paths[key] = value
+    return Path(str(OmegaConf.create({"paths": paths}).paths.log_dir)).expanduser()
+
+
+def check_output_folder(argv: list[str]) -> None:
+    """Before Hydra creates the run folder: the folder it goes in (``hydra.run.dir``, with
+    ``-m`` ``hydra.sweep.dir``, else under ``paths.log_dir``) can be created and written.
+    Otherwise one line naming the key and the first folder on the way that is not writable."""
+    multirun = any(a in ("-m", "--multirun") for a in argv)
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    value = _override(argv, key)
+    if value is None:
+        try:
+            key, folder = "paths.log_dir", default_log_dir(argv)
+        except Exception:  # an override only Hydra can resolve: Hydra reports on it
+            return
+    else:
+        folder = Path(value).expanduser()
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if existing is not None and not (existing.is_dir() and os.access(existing, os.W_OK | os.X_OK)):
+        hint = "" if value is not None else " (set DEBLURLAB_ROOT=... or hydra.run.dir=...)"
+        raise ConfigError(f"{key}={folder}: {existing} is not a writable folder{hint}")
 
 
 _NUMERIC = ("lr", "weight_decay", "eps", "momentum", "eta_min", "gamma", "T_max", "step_size")

@@ -66,6 +66,31 @@ def close_wandb(failed: bool) -> None:
         wandb.finish(exit_code=1 if failed else 0)
 
 
+def close_progress_bars() -> None:
+    """Close the progress bars a failed job left open (Lightning's validation bar, eval's), so
+    that their clean-up is not printed after the error line."""
+    if "tqdm" not in sys.modules:
+        return
+    from tqdm import tqdm
+
+    bars = list(getattr(tqdm, "_instances", ()))
+    # inner bars first: each moves the cursor back up to the bar above it, and the outermost
+    # one, closed last, ends its line
+    for bar in sorted(bars, key=lambda b: abs(getattr(b, "pos", 0) or 0), reverse=True):
+        bar.close()
+
+
+def check_command_line(*checks: Callable[[list[str]], None]) -> None:
+    """Run ``checks`` on the command line's arguments before Hydra composes anything (e.g.
+    :func:`deblurlab.run.guards.check_group_choices`); a user error is one line, exit 2."""
+    try:
+        for check in checks:
+            check(sys.argv[1:])  # a check may rewrite the arguments (train's resume=)
+    except DeblurlabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_USER_ERROR) from None
+
+
 def run_task(task: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Call ``task``; on a user error print one line and exit non-zero; always close W&B.
 
@@ -80,6 +105,7 @@ def run_task(task: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         message = user_error(exc)
         if message is None:
             raise
+        close_progress_bars()
         print(f"error: {message}", file=sys.stderr)
         raise SystemExit(EXIT_USER_ERROR) from None
     finally:

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from deblurlab.checkpoint import file_digest
 from deblurlab.data.crops import CROPS_DIR, TestCrops
+from deblurlab.data.roots import check_data_roots
 from deblurlab.errors import ConfigError
 from deblurlab.inference.loading import load_restorer_from_config
 from deblurlab.metrics import PROTOCOLS, SSIM_MATLAB, SSIM_VARIANTS, batch_scores, per_image_records
@@ -41,6 +42,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         raise ConfigError(f"split must be 'test' or 'val', got {cfg.split!r}")
     if cfg.get("protocol") is not None and cfg.protocol not in PROTOCOLS:
         raise ConfigError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {cfg.protocol!r}")
+    check_data_roots(cfg.get("data"))  # before the checkpoint is read
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     restorer, loaded = load_restorer_from_config(cfg)
@@ -49,6 +51,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     data_cfg = cfg.get("data") or (loaded.run_cfg.data if loaded.run_cfg is not None else None)
     if data_cfg is None:
         raise ConfigError("no dataset: pass data=<name> (and data.root=...)")
+    if not cfg.get("data"):
+        check_data_roots(data_cfg, origin=" (the checkpoint's data; pass data=... data.root=...)")
     datamodule = instantiate(data_cfg)
     if cfg.split == "val":
         datamodule.setup("validate")

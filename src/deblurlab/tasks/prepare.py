@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 from deblurlab.data.checks import check_pairs
 from deblurlab.data.layouts import KNOWN_COUNTS, splits_on_disk
 from deblurlab.data.paired import PairedFolderSource
+from deblurlab.data.roots import check_data_roots
 from deblurlab.errors import ConfigError, DataError
 
 log = logging.getLogger("deblurlab")
@@ -24,6 +25,7 @@ log = logging.getLogger("deblurlab")
 
 def prepare(cfg: DictConfig) -> dict[str, Any]:
     """Scan ``cfg.data``'s dataset, decode every image, build the cache; return a summary."""
+    check_data_roots(cfg.data)
     datamodule = instantiate(cfg.data)
     source = getattr(datamodule, "source", None)
     if not isinstance(source, PairedFolderSource):

@@ -20,6 +20,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities import rank_zero_only
 
 from deblurlab.atomic import remove_partial_files, write_json
+from deblurlab.data.roots import check_data_roots
 from deblurlab.lit.callbacks import EmbedConfig
 from deblurlab.lit.deblur_module import DeblurLitModule
 from deblurlab.lit.wandb_callbacks import (
@@ -79,6 +80,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     the run's name/group, parameters, MACs and the median test runtime per image.
     """
     check_train_config(cfg)
+    check_data_roots(cfg.get("data"))  # before the run folder is claimed or anything is built
     output_dir = Path(cfg.paths.output_dir)
     check_writable(output_dir)
     rank_zero = rank_zero_only.rank == 0
