@@ -134,15 +134,18 @@ def test_argparse_command_help_says_what_it_does(command, capsys):
 
 
 def test_help_loads_no_torch():
-    # --help exits before the task: the library behind the command is not imported
+    # --help exits before the task: the library behind the command is not imported (train's
+    # pre-Hydra checks included); one process checks two commands
     code = (
         "import runpy, sys\n"
-        "sys.argv = ['deblurlab-eval', '--help']\n"
-        "try:\n    runpy.run_module('deblurlab.cli.evaluate', run_name='__main__')\n"
-        "except SystemExit:\n    pass\n"
+        "for prog, module in [('deblurlab-eval', 'evaluate'), ('deblurlab-train', 'train')]:\n"
+        "    sys.argv = [prog, '--help']\n"
+        "    try:\n        runpy.run_module(f'deblurlab.cli.{module}', run_name='__main__')\n"
+        "    except SystemExit:\n        pass\n"
         "print('torch loaded:', 'torch' in sys.modules)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "deblurlab-eval: score a checkpoint" in done.stdout
+    assert "deblurlab-train: train one configuration" in done.stdout
     assert done.stdout.strip().endswith("torch loaded: False")

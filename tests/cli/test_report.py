@@ -24,6 +24,7 @@ PLUS_PAPER = {
     "ssim": 0.957,
     "params_m": 16.1,
     "runtime_s": 0.017,
+    "data": "gopro",
     "evaluations": {
         "rot4": {"row": "MIMO-UNet++", "psnr": 32.68, "ssim": 0.959, "runtime_s": 0.040},
         "hide": {"row": "MIMO-UNet+ on HIDE", "psnr": 29.99, "ssim": 0.930},
@@ -217,3 +218,24 @@ def test_a_number_scored_under_another_protocol_is_not_set_beside_the_papers(tmp
     assert "**Protocol mismatch**: MIMO-UNet++ was scored under `gopro`" in markdown
     assert table_line(markdown, "MIMO-UNet+")[2:5] == ["31.50", "31.92", "-0.42"]
     assert "Best checkpoint selected on: test (test: the test set itself" in markdown
+
+
+def test_a_paper_experiment_run_on_other_data_is_not_set_beside_the_papers(tmp_path):
+    """``make sweep`` runs the Table-3 experiment on the built-in synthetic data: its numbers are
+    not GoPro's, so the paper's column and the difference stay empty, and a note says why."""
+    for job, (data, psnr) in enumerate([("synthetic", 24.0), ("gopro", 31.0)]):
+        write_run(
+            tmp_path / data,
+            metrics=train_metrics(psnr, f"on {data}", f"mimo_unet_plus {data}"),
+            config={"seed": job, "paper": PLUS_PAPER},
+            choices={"data": data},
+        )
+    report([tmp_path], tmp_path / "out")
+    markdown = (tmp_path / "out" / "report.md").read_text()
+    synthetic, gopro = (
+        next(line for line in markdown.splitlines() if f"| {data}: gopro (test) |" in line)
+        for data in ("synthetic", "gopro")
+    )
+    assert synthetic.split(" | ")[3:5] == ["**not comparable: paper used data=gopro**", "–"]
+    assert gopro.split(" | ")[3:5] == ["32.45", "-1.45"]
+    assert "**Data mismatch**: MIMO-UNet+ was scored on `data=synthetic`" in markdown

@@ -107,18 +107,20 @@ def finished_run(checkpoint: dict[str, Any], cfg: DictConfig) -> str | None:
 def check_run_dir_argument(argv: list[str]) -> None:
     """Before Hydra writes its record into an explicit ``hydra.run.dir=DIR``: refuse a DIR that
     holds a run (unless this is ``resume=DIR``, or a DDP rank > 0 joining its rank 0)."""
+    folders = [a.split("=", 1)[1] for a in argv if a.startswith("hydra.run.dir=")]
+    if not folders or any(a.startswith("resume=") for a in argv):
+        return  # (Lightning, for the rank, is imported only when needed: --help stays light)
     from pytorch_lightning.utilities import rank_zero_only
 
-    if rank_zero_only.rank != 0 or any(a.startswith("resume=") for a in argv):
+    if rank_zero_only.rank != 0:
         return
-    for arg in argv:
-        if arg.startswith("hydra.run.dir="):
-            folder = Path(arg.split("=", 1)[1].strip("'\"")).expanduser()
-            if holds_run(folder):
-                raise ConfigError(
-                    f"{folder} already holds a run; continue it with resume={folder}, or "
-                    "choose another folder (hydra.run.dir=...)"
-                )
+    for value in folders:
+        folder = Path(value.strip("'\"")).expanduser()
+        if holds_run(folder):
+            raise ConfigError(
+                f"{folder} already holds a run; continue it with resume={folder}, or "
+                "choose another folder (hydra.run.dir=...)"
+            )
 
 
 def _override(argv: list[str], key: str) -> str | None:

@@ -160,6 +160,7 @@ def read_eval_run(run_dir: Path) -> RunResult:
         paper = {
             "source": paper.get("source"),
             "protocol": paper.get("protocol"),
+            "data": data if data in differs else paper.get("data"),
             **((paper.get("evaluations") or {}).get("+".join(differs)) or {}),
         }
     model = str(summary.get("model") or "?")
@@ -249,6 +250,16 @@ def protocol_mismatch(row: Row) -> str | None:
     return str(wanted) if wanted and has_numbers and wanted != row.protocol else None
 
 
+def data_mismatch(row: Row) -> str | None:
+    """The paper's dataset (config group ``data``) when the row was scored on other data, e.g. a
+    paper experiment run on the built-in ``synthetic`` data (its numbers are then not set beside
+    ours), else None."""
+    wanted = row.paper.get("data")
+    has_numbers = row.paper.get("psnr") is not None or row.paper.get("ssim") is not None
+    ours = row.runs[0].data
+    return str(wanted) if wanted and has_numbers and ours and ours != wanted else None
+
+
 def render_row(row: Row) -> str:
     """One markdown table line: ours beside the paper's (only under the paper's protocol)."""
     return "| " + " | ".join(row_cells(row)) + " |"
@@ -260,8 +271,10 @@ def row_cells(row: Row) -> list[str]:
     psnr, ssim = row.values("psnr"), row.values("ssim")
     paper = row.paper
     mismatch = protocol_mismatch(row)
-    if mismatch:
-        refused = f"**not comparable: paper used {mismatch}**"
+    other_data = data_mismatch(row)
+    refused = ""
+    if mismatch or other_data:
+        refused = f"**not comparable: paper used {mismatch or f'data={other_data}'}**"
         paper = {**paper, "psnr": None, "ssim": None}
     delta = (
         f"{statistics.fmean(psnr) - float(paper['psnr']):+.2f}"
@@ -274,10 +287,10 @@ def row_cells(row: Row) -> list[str]:
         row.label,
         f"{row.runs[0].data or '?'}: {row.protocol} ({row.split})",
         _mean_std(psnr, 2),
-        refused if mismatch else _fmt(paper.get("psnr"), 2),
+        refused or _fmt(paper.get("psnr"), 2),
         delta,
         _mean_std(ssim, 4),
-        refused if mismatch else _fmt(paper.get("ssim"), 3),
+        refused or _fmt(paper.get("ssim"), 3),
         _fmt(params[0] / 1e6 if params else None, 2),
         _fmt(paper.get("params_m"), 2),
         _fmt(macs[0] / 1e9 if macs else None, 1),
@@ -322,6 +335,11 @@ def render_markdown(tables: dict[str, list[Row]], unfinished: list[Path]) -> str
                     f"**Protocol mismatch**: {row.label} was scored under `{row.protocol}`, the "
                     f"paper's number under `{protocol_mismatch(row)}`; not set side by side "
                     f"(re-run deblurlab-eval with protocol={protocol_mismatch(row)})."
+                ]
+            if data_mismatch(row):
+                lines += [
+                    f"**Data mismatch**: {row.label} was scored on `data={row.runs[0].data}`, the "
+                    f"paper's number on `data={data_mismatch(row)}`; not set side by side."
                 ]
         lines += [""]
     lines += [
@@ -376,7 +394,8 @@ def plot_psnr_runtime(tables: dict[str, list[Row]], path: Path) -> int:
             ax.annotate(row.label, (x, y), textcoords="offset points", xytext=(6, 4), fontsize=8)
             drawn += 1
         paper = row.paper
-        if paper.get("psnr") is not None and paper.get("runtime_s"):
+        comparable = not (protocol_mismatch(row) or data_mismatch(row))
+        if comparable and paper.get("psnr") is not None and paper.get("runtime_s"):
             x, y = float(paper["runtime_s"]), float(paper["psnr"])
             ax.scatter(
                 [x], [y], s=60, facecolors="none", edgecolors=colour, linewidths=1.5, zorder=3
