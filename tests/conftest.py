@@ -47,7 +47,12 @@ TINY = [
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under pytest-xdist (``make test`` runs ``-n auto --dist loadgroup``) the tests that share a
     module- or class-scoped fixture (a trained run, a built dataset) stay on one worker, so that
-    fixture is built once; every other test is spread over the workers."""
+    fixture is built once; every other test is spread over the workers.
+
+    Files holding ``slow`` tests run first (each file's tests stay together, in their order), so
+    the workers end on short tests and finish together instead of one waiting on a long tail."""
+    slow_files = {i.nodeid.split("::")[0] for i in items if i.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in slow_files)
     for item in items:
         info = getattr(item, "_fixtureinfo", None)
         defs = info.name2fixturedefs.values() if info is not None else ()

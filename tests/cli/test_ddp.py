@@ -23,6 +23,7 @@ from deblurlab.tasks.evaluate import evaluate
 from deblurlab.tasks.train import train
 
 
+@pytest.mark.slow
 def test_ddp_cpu_scores_every_image_once_and_equals_one_process_eval(tmp_path, capfd):
     # 3 validation and 3 test images on 2 ranks: the distributed sampler pads each split to 4
     # (one image twice); the logged numbers must still be those of the 3 images, each once.

@@ -62,6 +62,7 @@ def documented_commands() -> list[tuple[str, str]]:
 
 
 COMMANDS = documented_commands()
+pytestmark = pytest.mark.slow  # every command runs end to end (each a few seconds)
 
 
 @pytest.fixture(scope="module")

@@ -161,6 +161,7 @@ def test_table4_sweeps_each_of_the_nine_paper_rows_once():
     assert switches == TABLE4_ROWS
 
 
+@pytest.mark.slow
 def test_ablation_table3_runs_as_a_three_job_multirun_and_the_report_shows_it(datasets, tmp_path):
     command = ["-m", "experiment=ablation_table3"]
     command += ["debug=smoke", "logger=csv", "trainer.limit_train_batches=1"]

@@ -42,6 +42,7 @@ def epochs_trained(path: Path) -> set[int]:
         return {int(r["epoch"]) for r in csv.DictReader(f) if r.get("train/loss")}
 
 
+@pytest.mark.slow
 def test_resume_continues_training_in_the_same_folder_checkpoint_and_wandb_run(tmp_path):
     run = tmp_path / "run"
     tiny = [o for o in TINY if not o.startswith("logger=")]

@@ -34,7 +34,7 @@ class Spy(DeblurLitModule):
         return super().training_step(batch, batch_idx)
 
 
-def fit(enabled: bool) -> Spy:
+def fit(enabled: bool | str, precision: str = "32-true") -> Spy:
     torch.manual_seed(0)
     module = Spy(
         mimo_unet(num_res=1, base_channels=4),
@@ -45,6 +45,7 @@ def fit(enabled: bool) -> Spy:
     trainer = pl.Trainer(
         accelerator="cpu",
         max_steps=2,
+        precision=precision,
         callbacks=[ChannelsLast(enabled)],
         logger=False,
         enable_checkpointing=False,
@@ -62,3 +63,9 @@ def test_training_runs_channels_last_and_learns_the_same_weights():
     assert weight.is_contiguous(memory_format=torch.channels_last)
     for a, b in zip(fast.net.parameters(), plain.net.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
+
+
+def test_auto_runs_channels_last_only_with_16_bit_precision():
+    # the default config's choice: fp32 training stays NCHW (slower channels_last on AVX2 CPUs)
+    assert fit("auto").layouts == [False, False]
+    assert fit("auto", precision="bf16-mixed").layouts == [True, True]

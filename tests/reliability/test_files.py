@@ -100,6 +100,7 @@ def test_non_finite_weights_are_refused_by_every_loader(tmp_path):
         load_weights(net, tmp_path / "nan.pkl")
 
 
+@pytest.mark.slow
 def test_non_finite_losses_are_skipped_then_stop_the_run_in_one_line(tmp_path):
     # an infinite loss weight makes every loss infinite: each step is skipped, three in a row stop
     run = tmp_path / "run"
@@ -128,6 +129,7 @@ def _finite_checkpoints(folder) -> list[str]:
     return names
 
 
+@pytest.mark.slow
 def test_a_diverging_learning_rate_stops_the_run_in_one_line(tmp_path):
     # lr=1e9: the first step leaves finite but huge weights, every output overflows to NaN.
     # stdout (progress bars) and stderr merged as a terminal shows them: the error comes last.

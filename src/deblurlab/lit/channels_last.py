@@ -16,21 +16,37 @@ def to_channels_last(batch: Any) -> None:
                 batch[key] = value.contiguous(memory_format=torch.channels_last)
 
 
+def channels_last_pays(precision: str) -> bool:
+    """Whether training in channels_last is expected to pay at this Trainer precision.
+
+    With 16-bit autocast (``bf16-mixed``, ``16-mixed``) the fast convolution kernels (oneDNN's
+    bf16/AMX paths on CPUs, tensor cores on GPUs) want channels_last; in fp32 the layout measured
+    0.82x (slower) for a MIMO-UNet training step on this project's AVX2 CPU (``deblurlab-bench``'s
+    training table) and about 1.03x on an AMX Xeon, so fp32 training keeps NCHW.
+    """
+    return "16" in str(precision)
+
+
 class ChannelsLast(pl.Callback):
     """Run the LightningModule's networks and batches in channels_last (N x H x W x C in memory).
 
     The parameters keep their values (only their strides change), so checkpoints load into any
-    network; results equal the NCHW ones to float rounding. oneDNN convolutions on CPUs and
-    tensor cores on GPUs prefer this layout; ``deblurlab-bench`` shows what it gains on a machine.
+    network; results equal the NCHW ones to float rounding. ``deblurlab-bench`` shows what the
+    layout gains on a machine.
 
     Args:
-        enabled: False turns the callback into a no-op (``callbacks.channels_last.enabled=false``).
+        enabled: True or False, or ``"auto"`` (the default config): on when the Trainer's
+            precision is a 16-bit one (see :func:`channels_last_pays`).
     """
 
-    def __init__(self, enabled: bool = True) -> None:
+    def __init__(self, enabled: bool | str = True) -> None:
+        if enabled not in (True, False, "auto"):
+            raise ValueError(f"enabled must be true, false or auto, got {enabled!r}")
         self.enabled = enabled
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if self.enabled == "auto":
+            self.enabled = channels_last_pays(trainer.precision)
         if self.enabled:
             pl_module.to(memory_format=torch.channels_last)
 
