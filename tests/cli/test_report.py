@@ -239,3 +239,5 @@ def test_a_paper_experiment_run_on_other_data_is_not_set_beside_the_papers(tmp_p
     assert synthetic.split(" | ")[3:5] == ["**not comparable: paper used data=gopro**", "–"]
     assert gopro.split(" | ")[3:5] == ["32.45", "-1.45"]
     assert "**Data mismatch**: MIMO-UNet+ was scored on `data=synthetic`" in markdown
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "<b>not comparable: paper used data=gopro</b>" in page and "**" not in page

@@ -43,11 +43,18 @@ def embed_png(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
+def _cell(text: str) -> str:
+    """A table cell: escaped, with the markdown table's **bold** (refused paper numbers) as <b>."""
+    if len(text) > 4 and text.startswith("**") and text.endswith("**"):
+        return f"<b>{html.escape(text[2:-2])}</b>"
+    return html.escape(text)
+
+
 def _table(rows: list[Row]) -> str:
     header = [cell.strip() for cell in HEADER.strip("|").split("|")]
     lines = ["<table>", "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"]
     for row in rows:
-        cells = "".join(f"<td>{html.escape(c)}</td>" for c in row_cells(row))
+        cells = "".join(f"<td>{_cell(c)}</td>" for c in row_cells(row))
         lines.append(f"<tr>{cells}</tr>")
     return "\n".join(lines + ["</table>"])
 
