@@ -113,12 +113,6 @@ def network_is_finite(module: torch.nn.Module) -> bool:
     return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
 
 
-def weights_are_finite(module: torch.nn.Module) -> bool:
-    """True when every floating-point parameter and buffer of ``module`` is finite."""
-    tensors = list(module.parameters()) + list(module.buffers())
-    return all(bool(torch.isfinite(t).all()) for t in tensors if t.is_floating_point())
-
-
 class BestCheckpoint(ModelCheckpoint):
     """ModelCheckpoint that skips a save when the monitored value or the weights are not finite
     (Lightning would rank a NaN score as the worst possible one and still save it first)."""
@@ -129,6 +123,6 @@ class BestCheckpoint(ModelCheckpoint):
         value = monitor_candidates.get(self.monitor) if self.monitor else None
         if value is not None and not math.isfinite(float(value)):
             return
-        if not weights_are_finite(trainer.lightning_module):
+        if not network_is_finite(trainer.lightning_module):
             return
         super()._save_topk_checkpoint(trainer, monitor_candidates)
