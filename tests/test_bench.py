@@ -46,6 +46,9 @@ def test_every_section_runs_quick_and_prints_machine_and_tables(capsys):
     head = out.splitlines()[0]
     assert head.startswith("CPU: ") and "avx512_bf16" in head and "amx_bf16" in head
     assert "torch " in out.splitlines()[1]
+    ceiling = out.splitlines()[2]
+    assert ceiling.startswith("fp32 matmul (512 x 512, 1 threads): ")
+    assert float(ceiling.split(": ")[1].split()[0]) > 0
     for title in ("Inference paths", "Training step", "crops per second", "Tiled", "Forward pass"):
         assert title.lower() in out.lower(), title
     assert set(DEFAULT_SECTIONS) <= set(SECTIONS)
@@ -53,7 +56,8 @@ def test_every_section_runs_quick_and_prints_machine_and_tables(capsys):
     assert any("reference (eager fp32 NCHW)" in line and "| 1.00x |" in line for line in paths)
     default = next(line for line in paths if "deblurlab default" in line)
     diff = float(default.split("|")[7])
-    assert diff <= 1e-5  # channels_last changes nothing but rounding
+    assert diff <= 1e-5  # channels_last and AFF's conv-first order change nothing but rounding
+    assert default.split("|")[10].strip().endswith("%")  # share of the matmul rate
     lightning = next(line for line in out.splitlines() if "deblurlab Lightning step" in line)
     assert float(lightning.split("|")[2]) > 0
 

@@ -10,6 +10,7 @@ from torch import nn
 from deblurlab.inference import SelfEnsemble
 from deblurlab.models import mimo_unet, mimo_unet_plus
 from deblurlab.models.macs import count_macs
+from deblurlab.models.mimo_unet import released_aff
 
 
 def test_a_convolution_counts_one_mac_per_weight_per_output_pixel():
@@ -40,8 +41,20 @@ def test_counting_leaves_the_network_on_its_device_with_its_weights_and_mode():
 
 def test_mimo_unet_and_mimo_unet_plus_match_the_published_macs_at_256():
     # 63.7 G and 150.7 G MACs at 256x256 (fvcore counts of the released models)
-    assert count_macs(mimo_unet()) / 1e9 == pytest.approx(63.7, abs=0.05)
-    assert count_macs(mimo_unet_plus()) / 1e9 == pytest.approx(150.7, abs=0.05)
+    assert count_macs(released_aff(mimo_unet())) / 1e9 == pytest.approx(63.7, abs=0.05)
+    assert count_macs(released_aff(mimo_unet_plus())) / 1e9 == pytest.approx(150.7, abs=0.05)
+
+
+def test_aff_convolving_before_upsampling_saves_exactly_the_moved_1x1_work():
+    """AFF's 1x1 conv (7c -> c at full size, 7c -> 2c at half size) done per input scale."""
+    c, hw = 32, 256 * 256
+    release = 7 * c * c * hw + 7 * c * 2 * c * hw // 4
+    per_scale = (c * c * hw + 2 * c * c * hw // 4 + 4 * c * c * hw // 16) + (
+        c * 2 * c * hw // 4 + 2 * c * 2 * c * hw // 4 + 4 * c * 2 * c * hw // 16
+    )
+    for make in (mimo_unet, mimo_unet_plus):
+        saved = count_macs(released_aff(make())) - count_macs(make())
+        assert saved == release - per_scale  # 0.45 G of 63.7 G
 
 
 def test_a_self_ensemble_costs_one_forward_pass_per_transform():

@@ -95,10 +95,12 @@ def test_outputs_are_residuals_on_nearest_pyramid(size: tuple[int, int]) -> None
         assert torch.equal(out, x[..., ::s, ::s])
 
 
-def test_release_forward_order() -> None:
-    """Longhand forward of the release (mimo-unet.md 1.3) against the module's forward."""
+@pytest.mark.parametrize("aff_conv_first", [False, True])
+def test_release_forward_order(aff_conv_first: bool) -> None:
+    """Longhand forward of the release against the module's forward: bit for bit with AFF as
+    released; to float rounding with AFF's 1x1 conv moved before the upsampling (the default)."""
     torch.manual_seed(0)
-    net = MIMOUNet(num_res=1, base_channels=8).eval()
+    net = MIMOUNet(num_res=1, base_channels=8, aff_conv_first=aff_conv_first).eval()
     x = torch.rand(1, 3, 16, 20)
     F = torch.nn.functional
     with torch.no_grad():
@@ -122,7 +124,11 @@ def test_release_forward_order() -> None:
         o2 = net.feat_extract[5](z) + x
         outs = net(x)
     for got, want in zip(outs, (o0, o1, o2), strict=True):
-        assert torch.equal(got, want)
+        if aff_conv_first:
+            torch.testing.assert_close(got, want, rtol=0, atol=1e-6)
+        else:
+            assert torch.equal(got, want)
+    assert torch.equal(outs[-1], o2) != aff_conv_first  # the AFFs really compute differently
 
 
 COMBOS = [

@@ -35,7 +35,8 @@ class BenchOptions:
     ``large`` (add 1280 x 720 and the tiled 4K image), ``compile`` (add torch.compile rows),
     ``networks`` (names to measure, None = all), ``repeats`` (timed calls per variant),
     ``device`` (where the inference table runs: ``cpu`` or ``cuda``), ``train_size`` (side of the
-    training-step crops; 256 as in the papers)."""
+    training-step crops; 256 as in the papers), ``matmul_gmacs`` (the machine's fp32 matmul
+    GMAC/s, measured once by the command; see :mod:`deblurlab.benchmarks.ceiling`)."""
 
     quick: bool = False
     large: bool = False
@@ -44,6 +45,7 @@ class BenchOptions:
     repeats: int = 3
     device: str = "cpu"
     train_size: int = 256
+    matmul_gmacs: float | None = None
     targets: list[Target] = field(default_factory=list)
 
 

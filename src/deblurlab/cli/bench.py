@@ -8,7 +8,8 @@
     deblurlab-bench --quick               # tiny networks and sizes (a smoke check of the benchmark)
     deblurlab-bench --device cuda         # the inference table on the GPU (make bench-gpu)
 
-The head of the output names the machine (CPU model, cores, threads, bf16/AMX flags, torch);
+The head of the output names the machine (CPU model, cores, threads, bf16/AMX flags, torch) and
+its fp32 matmul speed, the ceiling that every GMAC/s in the tables is set against;
 the end lists the performance targets, whether each applies on this machine and whether it holds.
 Absolute times depend on the machine and on what else runs on it; read the ratios, which compare
 variants timed in turns in the same process.
@@ -22,6 +23,7 @@ import importlib
 import torch
 
 from deblurlab.benchmarks import BenchOptions, targets_table
+from deblurlab.benchmarks.ceiling import matmul_gmacs
 from deblurlab.hardware import cpu_info
 
 SECTIONS: dict[str, str] = {
@@ -81,7 +83,13 @@ def main(argv: list[str] | None = None) -> None:
     opts, sections, threads = parse(argv)
     if threads:
         torch.set_num_threads(threads)
-    print(machine_line() + "\n", flush=True)
+    n = 512 if opts.quick else 2048
+    opts.matmul_gmacs = matmul_gmacs(opts.device, n)
+    print(
+        f"{machine_line()}\nfp32 matmul ({n} x {n}, {torch.get_num_threads()} threads): "
+        f"{opts.matmul_gmacs:.1f} GMAC/s, the ceiling of any fp32 convolution path here\n",
+        flush=True,
+    )
     for name in sections:
         module = importlib.import_module(SECTIONS[name])
         for table in module.run(opts):

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-# The size the deblurring literature quotes MACs at (MIMO-UNet: 63.7 G at 256 x 256).
+# The size the deblurring literature quotes MACs at (the released MIMO-UNet: 63.7 G at 256 x 256).
 REFERENCE_SIZE: tuple[int, int] = (256, 256)
 
 
