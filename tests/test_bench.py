@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from deblurlab.benchmarks import Table, Target, targets_table
 from deblurlab.cli.bench import DEFAULT_SECTIONS, SECTIONS, main
@@ -49,7 +50,8 @@ def test_every_section_runs_quick_and_prints_machine_and_tables(capsys):
     ceiling = out.splitlines()[2]
     assert ceiling.startswith("fp32 matmul (512 x 512, 1 threads): ")
     assert float(ceiling.split(": ")[1].split()[0]) > 0
-    for title in ("Inference paths", "Training step", "crops per second", "Tiled", "Forward pass"):
+    titles = ("Inference paths", "Training step", "crops per second", "Tiled", "Forward pass")
+    for title in (*titles, "how much a single linear filter undoes"):
         assert title.lower() in out.lower(), title
     assert set(DEFAULT_SECTIONS) <= set(SECTIONS)
     paths = [line for line in out.splitlines() if line.startswith("| MIMO-UNet |")]
@@ -75,3 +77,34 @@ def test_the_documented_options_reach_the_sections():
     assert sections == ["paths"] and opts.device == "cuda" and threads == 2 and opts.repeats == 3
     with pytest.raises(SystemExit):
         parse(["--networks", "ResNet"])
+
+
+def test_the_least_squares_filter_recovers_a_known_sharpening_filter():
+    """Pairs whose sharp image is an exact 5x5 filtering of the blurry one give that filter back."""
+    from deblurlab.benchmarks.blur import _interior, apply_linear_filter, fit_linear_filter
+
+    torch.manual_seed(0)
+    k = 5
+    taps = torch.randn(k * k, dtype=torch.float64) * 0.1
+    taps[k * k // 2] += 1.0
+    pairs = []
+    for _ in range(3):
+        blurry = torch.rand(3, 24, 30, dtype=torch.float64) * 0.5 + 0.25
+        sharp = blurry.clone()
+        inside = torch.nn.functional.conv2d(blurry.unsqueeze(1), taps.view(1, 1, k, k)).squeeze(1)
+        _interior(sharp, k).copy_(inside)
+        pairs.append((blurry, sharp))
+    fitted = fit_linear_filter(pairs, k)
+    torch.testing.assert_close(fitted, taps, rtol=0, atol=1e-6)
+    clamped = apply_linear_filter(pairs[0][0], fitted, k)
+    assert clamped.shape == (3, 20, 26) and clamped.min() >= 0 and clamped.max() <= 1
+
+
+def test_a_paths_peak_memory_leaves_out_what_the_benchmark_process_holds():
+    """The probe runs in a fresh process; the 1 GiB held here must not show in its reading."""
+    from deblurlab.benchmarks.paths import peak_memory_mb
+
+    ballast = torch.ones(256 * 2**20)  # 1 GiB, resident
+    mib = peak_memory_mb("MIMO-UNet", True, "default", (1, 3, 64, 64))
+    assert float(ballast[-1]) == 1.0
+    assert 0 <= mib < 100

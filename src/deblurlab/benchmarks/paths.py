@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-import resource
 import statistics
 import time
 from collections.abc import Callable
@@ -132,8 +131,21 @@ def _peak_child(name: str, quick: bool, kind: str, shape: tuple[int, ...], threa
     with open("/proc/self/statm") as f:
         before = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     call(x)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kB on Linux
-    queue.put(max(0, peak - before) / 2**20)
+    queue.put(max(0, high_water_mark_bytes() - before) / 2**20)
+
+
+def high_water_mark_bytes() -> int:
+    """This process's peak resident memory since it started its program (``VmHWM``).
+
+    Not ``getrusage(...).ru_maxrss``: a spawned process is forked from its parent before it
+    runs its own program, and Linux carries the parent's resident size at the fork into the
+    child's ``ru_maxrss``, so a large parent (the benchmark, holding images and networks) would
+    set a floor under every child's reading."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024  # kB
+    raise RuntimeError("/proc/self/status has no VmHWM line")
 
 
 def peak_memory_mb(

@@ -1,6 +1,7 @@
 """deblurlab-bench: speed and memory tables, with the variants measured side by side in one run.
 
-    deblurlab-bench                       # inference paths at 256x256, training step, data loading
+    deblurlab-bench                       # inference paths at 256x256, training step, data loading,
+                                          # how much a linear filter undoes the built-in blur
     deblurlab-bench --large               # + 1280x720, tiled 4K memory, tiling and ensembles
     deblurlab-bench --compile             # + torch.compile rows (first call compiles: slow)
     deblurlab-bench --networks MIMO-UNet  # only these networks in the inference table
@@ -32,9 +33,10 @@ SECTIONS: dict[str, str] = {
     "data": "deblurlab.benchmarks.data",
     "inference": "deblurlab.benchmarks.inference",
     "models": "deblurlab.benchmarks.models",
+    "blur": "deblurlab.benchmarks.blur",
 }
-DEFAULT_SECTIONS: tuple[str, ...] = ("paths", "training", "data")
-LARGE_SECTIONS: tuple[str, ...] = ("paths", "training", "data", "inference")
+DEFAULT_SECTIONS: tuple[str, ...] = ("paths", "training", "data", "blur")
+LARGE_SECTIONS: tuple[str, ...] = ("paths", "training", "data", "blur", "inference")
 
 
 def machine_line() -> str:
