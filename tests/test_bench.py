@@ -73,6 +73,8 @@ def test_the_documented_options_reach_the_sections():
     assert sections == list(LARGE_SECTIONS) and "inference" in sections and threads is None
     assert (opts.large, opts.compile, opts.networks, opts.repeats) == (True, True, ["MIMO-UNet"], 5)
     assert opts.train_size == 128 and opts.device == "cpu" and not opts.quick
+    _, sections, _ = parse(["--large", "--only", "paths", "training", "blur"])  # the README's
+    assert sections == ["paths", "training", "blur"] and "blur" in DEFAULT_SECTIONS
     opts, sections, threads = parse(["--only", "paths", "--device", "cuda", "--threads", "2"])
     assert sections == ["paths"] and opts.device == "cuda" and threads == 2 and opts.repeats == 3
     with pytest.raises(SystemExit):

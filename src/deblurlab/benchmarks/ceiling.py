@@ -1,7 +1,7 @@
 """The machine's arithmetic ceiling: fp32 multiply-adds per second of a large matrix product.
 
-Convolutions in oneDNN (and cuDNN) are matrix products in disguise, so a square fp32 matmul is the
-practical upper bound of what any fp32 convolution path can reach on the machine. Printed at the
+Convolutions in oneDNN (and cuDNN) are matrix products in disguise, so a square fp32 matmul is
+about the most any fp32 convolution path reaches on the machine (within a few percent either way). Printed at the
 head of ``deblurlab-bench`` and set beside every inference time (``% of matmul``), it shows how
 far each path is from the hardware, and whether a speed-up target is reachable at all without
 doing less arithmetic.

@@ -10,7 +10,7 @@
     deblurlab-bench --device cuda         # the inference table on the GPU (make bench-gpu)
 
 The head of the output names the machine (CPU model, cores, threads, bf16/AMX flags, torch) and
-its fp32 matmul speed, the ceiling that every GMAC/s in the tables is set against;
+its fp32 matmul speed, the yardstick every GMAC/s in the tables is set against;
 the end lists the performance targets, whether each applies on this machine and whether it holds.
 Absolute times depend on the machine and on what else runs on it; read the ratios, which compare
 variants timed in turns in the same process.
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     opts.matmul_gmacs = matmul_gmacs(opts.device, n)
     print(
         f"{machine_line()}\nfp32 matmul ({n} x {n}, {torch.get_num_threads()} threads): "
-        f"{opts.matmul_gmacs:.1f} GMAC/s, the ceiling of any fp32 convolution path here\n",
+        f"{opts.matmul_gmacs:.1f} GMAC/s, about the most fp32 convolutions reach here\n",
         flush=True,
     )
     for name in sections:
