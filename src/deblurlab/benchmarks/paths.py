@@ -280,9 +280,9 @@ def run(opts: BenchOptions) -> list[Table]:
             "(against the sharp photograph, vs the reference) are measured on a real photograph "
             "blurred along a camera path; networks have seeded random weights. GMAC/s = "
             "multiply-adds of one forward of the released network / median time (deblurlab's "
-            "MIMO-UNets do up to 0.7% fewer: AFF convolves before upsampling); % of matmul: that rate "
-            "over the fp32 matmul rate at the head of the output. peak MiB: rise of the resident memory "
-            "during one forward in a fresh process (above the loaded network and input)."
+            "MIMO-UNets do up to 0.7% fewer: AFF convolves before upsampling); % of matmul: that "
+            "rate over the fp32 matmul rate at the head of the output. peak MiB: rise of the "
+            "resident memory during one forward in a fresh process (above the loaded network and input)."
             + ("" if bf16_here else " No native bf16 here: bf16 runs emulated, timed once.")
         ),
     )

@@ -188,9 +188,9 @@ def run(opts: BenchOptions) -> list[Table]:
         ],
         note=(
             f"Interleaved, {opts.repeats} steps each after one warm-up step. x released: speed-up "
-            "over the released way (its AFFs concatenate, then convolve; higher is faster); x bare loop: time relative to the bare "
-            "loop with the same settings (the cost of Lightning; 1.00 = none). deblurlab's "
-            f"settings here: trainer.precision={precision} "
+            "over the released way (its AFFs concatenate, then convolve; higher is faster); "
+            "x bare loop: time relative to the bare loop with the same settings (the cost of "
+            f"Lightning; 1.00 = none). deblurlab's settings here: trainer.precision={precision} "
             "(bf16-mixed only where the CPU has native bf16) and the ChannelsLast callback "
             "(auto: channels_last with 16-bit precision only)."
         ),
