@@ -110,3 +110,12 @@ def test_a_paths_peak_memory_leaves_out_what_the_benchmark_process_holds():
     mib = peak_memory_mb("MIMO-UNet", True, "default", (1, 3, 64, 64))
     assert float(ballast[-1]) == 1.0
     assert 0 <= mib < 100
+
+
+def test_a_calls_peak_rise_counts_its_own_allocation_and_nothing_from_before():
+    from deblurlab.benchmarks.memory import peak_rise_bytes
+
+    spike = torch.ones(128 * 2**20)  # 512 MiB resident, then freed: before the call
+    del spike
+    mib = peak_rise_bytes(lambda: float(torch.ones(32 * 2**20)[-1])) / 2**20  # 128 MiB
+    assert 100 < mib < 250

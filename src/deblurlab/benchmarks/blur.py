@@ -17,15 +17,15 @@ from torch import Tensor
 
 from deblurlab.benchmarks import BenchOptions, Table, Target
 from deblurlab.data.synthetic import SyntheticBlurSource
+from deblurlab.data.transforms import to_tensor
 from deblurlab.metrics import psnr
 
 CALIBRATION_DB: tuple[float, float] = (24.5, 27.0)  # where GoPro's test pairs lie
 
 
 def _chw(image: np.ndarray) -> Tensor:
-    """An H x W x C image (uint8, or floats in [0, 1]) -> C x H x W float64 in [0, 1]."""
-    scale = 255.0 if image.dtype == np.uint8 else 1.0
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).double() / scale
+    """An H x W x 3 image (uint8 or float) -> 3 x H x W float64 in [0, 1]."""
+    return to_tensor(image).double()
 
 
 def _patches(image: Tensor, k: int) -> Tensor:

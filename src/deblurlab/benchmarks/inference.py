@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
-import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from deblurlab.benchmarks import BenchOptions, Table, median_seconds
+from deblurlab.benchmarks.memory import peak_rise_bytes
 from deblurlab.inference import Restorer
 from deblurlab.metrics import psnr
 
@@ -65,33 +64,12 @@ def load_network(ckpt: str | None, quick: bool) -> tuple[nn.Module, str]:
     return mimo_unet().eval(), "MIMO-UNet, random weights"
 
 
-def _rss_bytes() -> int:
-    """Current resident set size of this process (Linux)."""
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
 def _peak_child(net: nn.Module, shape: tuple[int, ...], settings: dict[str, Any], queue) -> None:
-    """In a fresh process: the peak RSS rise (MiB) during one restoration, sampled every 0.5 ms."""
+    """In a fresh process: the peak RSS rise (MiB) during one restoration."""
     torch.set_num_threads(int(settings.pop("threads")))
     restorer = Restorer(net, **settings)
     x = torch.rand(shape)
-    start = _rss_bytes()
-    peak = [start]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            peak[0] = max(peak[0], _rss_bytes())
-            time.sleep(0.0005)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    restorer(x)
-    done.set()
-    sampler.join()
-    peak[0] = max(peak[0], _rss_bytes())
-    queue.put((peak[0] - start) / 2**20)
+    queue.put(peak_rise_bytes(lambda: restorer(x)) / 2**20)
 
 
 def peak_memory_mb(net: nn.Module, x: Tensor, settings: dict[str, Any]) -> float:
@@ -99,7 +77,7 @@ def peak_memory_mb(net: nn.Module, x: Tensor, settings: dict[str, Any]) -> float
 
     On a GPU: peak allocated CUDA memory above what was allocated before. On the CPU: the rise of
     the resident set size of a fresh process (so memory cached by earlier runs does not hide it),
-    sampled every 0.5 ms.
+    from the kernel's high-water mark.
     """
     device = next(net.parameters()).device
     if device.type == "cuda":

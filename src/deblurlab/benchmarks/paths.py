@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from deblurlab.benchmarks import BenchOptions, Table, Target
+from deblurlab.benchmarks.memory import peak_rise_bytes
 from deblurlab.hardware import native_bf16
 from deblurlab.inference import Restorer
 from deblurlab.metrics import psnr
@@ -128,24 +129,7 @@ def _peak_child(name: str, quick: bool, kind: str, shape: tuple[int, ...], threa
     torch.set_num_threads(threads)
     call = make_variant(kind, network_factories(quick)[name])
     x = torch.rand(shape)
-    with open("/proc/self/statm") as f:
-        before = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    call(x)
-    queue.put(max(0, high_water_mark_bytes() - before) / 2**20)
-
-
-def high_water_mark_bytes() -> int:
-    """This process's peak resident memory since it started its program (``VmHWM``).
-
-    Not ``getrusage(...).ru_maxrss``: a spawned process is forked from its parent before it
-    runs its own program, and Linux carries the parent's resident size at the fork into the
-    child's ``ru_maxrss``, so a large parent (the benchmark, holding images and networks) would
-    set a floor under every child's reading."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024  # kB
-    raise RuntimeError("/proc/self/status has no VmHWM line")
+    queue.put(peak_rise_bytes(lambda: call(x)) / 2**20)
 
 
 def peak_memory_mb(
@@ -162,7 +146,7 @@ def peak_memory_mb(
         call(x)
         torch.cuda.synchronize()
         return (torch.cuda.max_memory_allocated() - base) / 2**20
-    if not os.path.exists("/proc/self/statm"):
+    if not os.path.exists("/proc/self/clear_refs"):
         return "-"
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()

@@ -43,21 +43,22 @@ class ChannelsLast(pl.Callback):
         if enabled not in (True, False, "auto"):
             raise ValueError(f"enabled must be true, false or auto, got {enabled!r}")
         self.enabled = enabled
+        self.active = enabled is True  # what this fit/test does; "auto" is resolved in setup
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        if self.enabled == "auto":
-            self.enabled = channels_last_pays(trainer.precision)
-        if self.enabled:
+        auto = self.enabled == "auto"
+        self.active = channels_last_pays(trainer.precision) if auto else bool(self.enabled)
+        if self.active:
             pl_module.to(memory_format=torch.channels_last)
 
     def on_train_batch_start(self, trainer, pl_module, batch: Any, batch_idx: int) -> None:
-        if self.enabled:
+        if self.active:
             to_channels_last(batch)
 
     def on_validation_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0):
-        if self.enabled:
+        if self.active:
             to_channels_last(batch)
 
     def on_test_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0):
-        if self.enabled:
+        if self.active:
             to_channels_last(batch)

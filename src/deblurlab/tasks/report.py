@@ -242,22 +242,24 @@ HEADER = (
 )
 
 
+def _paper_setting_differs(row: Row, key: str, ours: object) -> str | None:
+    """The paper's ``key`` (protocol, data) when it has numbers and ours differs, else None."""
+    wanted = row.paper.get(key)
+    has_numbers = row.paper.get("psnr") is not None or row.paper.get("ssim") is not None
+    return str(wanted) if wanted and has_numbers and ours and ours != wanted else None
+
+
 def protocol_mismatch(row: Row) -> str | None:
     """The paper's protocol when the row was scored under another one (its numbers are then not
     set beside ours), else None."""
-    wanted = row.paper.get("protocol")
-    has_numbers = row.paper.get("psnr") is not None or row.paper.get("ssim") is not None
-    return str(wanted) if wanted and has_numbers and wanted != row.protocol else None
+    return _paper_setting_differs(row, "protocol", row.protocol)
 
 
 def data_mismatch(row: Row) -> str | None:
     """The paper's dataset (config group ``data``) when the row was scored on other data, e.g. a
     paper experiment run on the built-in ``synthetic`` data (its numbers are then not set beside
     ours), else None."""
-    wanted = row.paper.get("data")
-    has_numbers = row.paper.get("psnr") is not None or row.paper.get("ssim") is not None
-    ours = row.runs[0].data
-    return str(wanted) if wanted and has_numbers and ours and ours != wanted else None
+    return _paper_setting_differs(row, "data", row.runs[0].data)
 
 
 def render_row(row: Row) -> str:
