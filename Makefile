@@ -1,4 +1,5 @@
-# deblurlab: `make train` (quick start on built-in data) and `make test` (what CI runs).
+# deblurlab: `make train` (quick start on built-in data), `make test` (unit + integration tiers, the
+# edit-test loop) and `make test-all` (every tier, what CI runs).
 # Both create .venv with the pinned packages when it is missing.
 PYTHON ?= python3
 VENV ?= .venv
@@ -9,7 +10,7 @@ ARGS ?=
 TEST_WORKERS ?= auto
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test lint format bench bench-gpu sweep clean
+.PHONY: help install train test test-all lint format bench bench-gpu sweep clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -26,16 +27,20 @@ install: $(STAMP) ## create .venv with the pinned dependencies (torch==2.13.0 CP
 train: $(STAMP) ## quick start: train MIMO-UNet on the built-in synthetic data (CPU, a few minutes)
 	$(BIN)/deblurlab-train experiment=quickstart $(ARGS)
 
-test: $(STAMP) ## run the test suite (what CI runs)
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup $(ARGS)
+PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --durations=10
+test: $(STAMP) ## quick tier: tests/unit + tests/integration (no subprocesses; a few minutes)
+	$(PYTEST) tests/unit tests/integration $(ARGS)
+
+test-all: $(STAMP) ## every tier: unit, integration and tests/e2e (what CI runs)
+	$(PYTEST) tests $(ARGS)
 
 lint: $(STAMP) ## ruff lint and format check
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests conf
+	$(BIN)/ruff format --check src tests conf
 
 format: $(STAMP) ## ruff autofix and format
-	$(BIN)/ruff check --fix src tests
-	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests conf
+	$(BIN)/ruff format src tests conf
 
 bench: $(STAMP) ## speed and memory table, variants side by side in one run (--large: 720p, 4K)
 	$(BIN)/deblurlab-bench $(ARGS)

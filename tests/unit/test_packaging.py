@@ -1,0 +1,28 @@
+"""The wheel's package list covers every folder of src/deblurlab, and the configs map to conf/."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _setuptools() -> dict:
+    return tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+
+
+def test_every_package_in_src_is_listed_for_the_wheel():
+    src = REPO / "src"
+    on_disk = {".".join(p.parent.relative_to(src).parts) for p in src.rglob("__init__.py")} | {
+        "deblurlab.conf"
+    }
+    assert set(_setuptools()["packages"]) == on_disk
+
+
+def test_the_configs_ship_from_the_top_level_conf_folder():
+    setuptools = _setuptools()
+    assert setuptools["package-dir"]["deblurlab.conf"] == "conf"
+    assert (REPO / "conf" / "__init__.py").is_file() and (REPO / "conf" / "train.yaml").is_file()
+    assert not (REPO / "src" / "deblurlab" / "conf").exists()
+    assert "*.yaml" in setuptools["package-data"]["deblurlab.conf"]
