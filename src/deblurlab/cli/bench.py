@@ -1,82 +1,63 @@
-"""deblurlab-bench: speed and memory tables, with the variants measured side by side in one run.
+"""deblurlab-bench: speed and memory tables, the variants of each measured side by side in one run.
 
-    deblurlab-bench                       # inference paths at 256x256, training step, data loading,
-                                          # how much a linear filter undoes the built-in blur
-    deblurlab-bench --large               # + 1280x720, tiled 4K memory, tiling and ensembles
-    deblurlab-bench --compile             # + torch.compile rows (first call compiles: slow)
-    deblurlab-bench --networks MIMO-UNet  # only these networks in the inference table
-    deblurlab-bench --only paths training # some sections
-    deblurlab-bench --quick               # tiny networks and sizes (a smoke check of the benchmark)
-    deblurlab-bench --device cuda         # the inference table on the GPU (make bench-gpu)
+    deblurlab-bench                       # paths at 256x256, training step, data loading, blur
+    deblurlab-bench --large               # + 1280x720, and Restorer options (tiles, 4K, ensembles)
+    deblurlab-bench --only paths training # some sections (--networks: some networks)
+    deblurlab-bench --ckpt best.ckpt      # a trained network instead of seeded random weights
+    deblurlab-bench --quick               # tiny networks and sizes: a smoke check of the benchmark
+    deblurlab-bench --device cuda         # the inference sections on the GPU (make bench-gpu)
 
-The head of the output names the machine (CPU model, cores, threads, bf16/AMX flags, torch) and
-its fp32 matmul speed, the yardstick every GMAC/s in the tables is set against;
-the end lists the performance targets, whether each applies on this machine and whether it holds.
-Absolute times depend on the machine and on what else runs on it; read the ratios, which compare
-variants timed in turns in the same process.
+The head names the machine and its fp32 matmul rate, the yardstick for every GMAC/s. Read the
+ratios, not the seconds; what each should reach, and where, is in docs/performance.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
+from dataclasses import fields
 
 import torch
 
-from deblurlab.benchmarks import BenchOptions, targets_table
-from deblurlab.benchmarks.ceiling import matmul_gmacs
+from deblurlab.benchmarks import BenchOptions
+from deblurlab.benchmarks.networks import NETWORKS
+from deblurlab.benchmarks.probes import matmul_gmacs
 from deblurlab.hardware import cpu_info
 
-SECTIONS: dict[str, str] = {
-    "paths": "deblurlab.benchmarks.paths",
-    "training": "deblurlab.benchmarks.training",
-    "data": "deblurlab.benchmarks.data",
-    "inference": "deblurlab.benchmarks.inference",
-    "models": "deblurlab.benchmarks.models",
-    "blur": "deblurlab.benchmarks.blur",
-}
-DEFAULT_SECTIONS: tuple[str, ...] = ("paths", "training", "data", "blur")
-LARGE_SECTIONS: tuple[str, ...] = ("paths", "training", "data", "blur", "inference")
+SECTIONS = ("paths", "training", "data", "blur", "inference")
+DEFAULT_SECTIONS = ("paths", "training", "data", "blur")
 
 
-def machine_line() -> str:
+def machine_lines() -> str:
     """What this machine is, for the head of the output."""
     mkldnn = "yes" if torch.backends.mkldnn.is_available() else "no"
-    capability = torch.backends.cpu.get_cpu_capability()
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
     return (
-        f"CPU: {cpu_info().describe()}\n"
-        f"torch {torch.__version__}, oneDNN (mkldnn) {mkldnn}, CPU kernels {capability}, GPU {gpu}"
+        f"CPU: {cpu_info().describe()}\ntorch {torch.__version__}, oneDNN (mkldnn) {mkldnn}, "
+        f"CPU kernels {torch.backends.cpu.get_cpu_capability()}, GPU {gpu}"
     )
 
 
 def parse(argv: list[str] | None = None) -> tuple[BenchOptions, list[str], int | None]:
     """The command line -> (options, sections to run, torch threads or None)."""
     parser = argparse.ArgumentParser(prog="deblurlab-bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="+", choices=sorted(SECTIONS), help="sections to run")
-    parser.add_argument("--quick", action="store_true", help="tiny networks and sizes")
-    parser.add_argument("--large", action="store_true", help="add 1280x720 and tiled 4K")
-    parser.add_argument("--compile", action="store_true", help="add torch.compile rows")
-    parser.add_argument("--networks", nargs="+", default=None, help="networks (inference table)")
-    parser.add_argument("--repeats", type=int, default=None, help="timed calls per variant")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="inference table")
-    parser.add_argument("--train-size", type=int, default=256, help="training-step crop side")
+    add = parser.add_argument
+    add("--only", nargs="+", choices=SECTIONS, help="sections to run")
+    add("--quick", action="store_true", help="tiny networks and sizes")
+    add("--large", action="store_true", help="add 1280x720, tiled 4K and the Restorer options")
+    add("--compile", action="store_true", help="add torch.compile rows")
+    add("--networks", nargs="+", choices=list(NETWORKS), help="networks to measure")
+    ckpt = os.environ.get("DEBLURLAB_BENCH_CKPT")
+    add("--ckpt", default=ckpt, help="a checkpoint to measure ($DEBLURLAB_BENCH_CKPT)")
+    add("--repeats", type=int, default=None, help="timed calls per variant")
+    add("--threads", type=int, default=None, help="torch CPU threads")
+    add("--device", default="cpu", choices=["cpu", "cuda"], help="inference sections' device")
+    add("--train-size", type=int, default=256, help="training-step crop side")
     args = parser.parse_args(argv)
-    known = ("MIMO-UNet", "MIMO-UNet+", "SGENet")
-    for name in args.networks or []:
-        if name not in known:
-            parser.error(f"--networks: unknown network {name!r} (known: {', '.join(known)})")
-    opts = BenchOptions(
-        quick=args.quick,
-        large=args.large,
-        compile=args.compile,
-        networks=args.networks,
-        repeats=args.repeats or (1 if args.quick else 3),
-        device=args.device,
-        train_size=args.train_size,
-    )
-    sections = args.only or list(LARGE_SECTIONS if args.large else DEFAULT_SECTIONS)
+    args.repeats = args.repeats or (1 if args.quick else 3)
+    opts = BenchOptions(**{f.name: getattr(args, f.name) for f in fields(BenchOptions) if f.init})
+    sections = args.only or list(SECTIONS if args.large else DEFAULT_SECTIONS)
     return opts, sections, args.threads
 
 
@@ -88,16 +69,13 @@ def main(argv: list[str] | None = None) -> None:
     n = 512 if opts.quick else 2048
     opts.matmul_gmacs = matmul_gmacs(opts.device, n)
     print(
-        f"{machine_line()}\nfp32 matmul ({n} x {n}, {torch.get_num_threads()} threads): "
+        f"{machine_lines()}\nfp32 matmul ({n} x {n}, {torch.get_num_threads()} threads): "
         f"{opts.matmul_gmacs:.1f} GMAC/s, about the most fp32 convolutions reach here\n",
         flush=True,
     )
     for name in sections:
-        module = importlib.import_module(SECTIONS[name])
-        for table in module.run(opts):
-            print(table.render() + "\n", flush=True)
-    if opts.targets:
-        print(targets_table(opts.targets).render(), flush=True)
+        table = importlib.import_module(f"deblurlab.benchmarks.{name}").run(opts)
+        print(table.render() + "\n", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,86 @@
+"""The benchmark's parts that need no extra process: the table, the timing probe, the in-process
+memory reading, the linear-filter fit and the command line."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from deblurlab.benchmarks import Table
+from deblurlab.benchmarks.probes import in_turns, peak_rise_bytes
+from deblurlab.cli.bench import DEFAULT_SECTIONS, SECTIONS, parse
+
+
+def test_table_renders_markdown_with_a_note():
+    table = Table("T", ["name", "seconds"], [["a", 0.12345], ["b", 1234.5, None]], note="read it")
+    assert table.render().splitlines() == [
+        "### T",
+        "",
+        "| name | seconds |",
+        "|---|---|",
+        "| a | 0.123 |",
+        "| b | 1,234 | - |",
+        "",
+        "read it",
+    ]
+
+
+def test_variants_are_timed_in_turns_after_one_warm_up_round():
+    calls: list[str] = []
+    turns = in_turns({v: lambda v=v: calls.append(v) or len(calls) for v in "AB"}, repeats=2)
+    assert calls == ["A", "B", "A", "B", "A", "B"]  # A B A B ..., never A A B B
+    assert turns.results == {"A": 1, "B": 2}  # the warm-up call's output, for comparisons
+    assert [len(turns.times[v]) for v in "AB"] == [2, 2]  # the warm-up is not in the median
+    turns.record("C", 5.0)
+    turns.record("C", 1.0)
+    turns.record("C", 3.0)
+    assert turns.first["C"] == 5.0 and turns.median("C") == 2.0
+
+
+def test_a_calls_peak_rise_counts_its_own_allocation_and_nothing_from_before():
+    spike = torch.ones(128 * 2**20)  # 512 MiB resident, then freed: before the call
+    del spike
+    mib = peak_rise_bytes(lambda: float(torch.ones(32 * 2**20)[-1])) / 2**20  # 128 MiB
+    assert 100 < mib < 250
+
+
+def test_the_least_squares_filter_recovers_a_known_sharpening_filter():
+    """Pairs whose sharp image is an exact 5x5 filtering of the blurry one give that filter back."""
+    from deblurlab.benchmarks.blur import _interior, apply_linear_filter, fit_linear_filter
+
+    torch.manual_seed(0)
+    k = 5
+    taps = torch.randn(k * k, dtype=torch.float64) * 0.1
+    taps[k * k // 2] += 1.0
+    pairs = []
+    for _ in range(3):
+        blurry = torch.rand(3, 24, 30, dtype=torch.float64) * 0.5 + 0.25
+        sharp = blurry.clone()
+        inside = torch.nn.functional.conv2d(blurry.unsqueeze(1), taps.view(1, 1, k, k)).squeeze(1)
+        _interior(sharp, k).copy_(inside)
+        pairs.append((blurry, sharp))
+    fitted = fit_linear_filter(pairs, k)
+    torch.testing.assert_close(fitted, taps, rtol=0, atol=1e-6)
+    clamped = apply_linear_filter(pairs[0][0], fitted, k)
+    assert clamped.shape == (3, 20, 26) and clamped.min() >= 0 and clamped.max() <= 1
+
+
+def test_the_documented_options_reach_the_sections(monkeypatch):
+    monkeypatch.delenv("DEBLURLAB_BENCH_CKPT", raising=False)
+    opts, sections, threads = parse(
+        ["--large", "--compile", "--networks", "MIMO-UNet", "--repeats", "5", "--train-size", "128"]
+    )
+    assert sections == list(SECTIONS) and "inference" not in DEFAULT_SECTIONS and threads is None
+    assert (opts.large, opts.compile, opts.networks, opts.repeats) == (True, True, ["MIMO-UNet"], 5)
+    assert opts.train_size == 128 and opts.device == "cpu" and not opts.quick and opts.ckpt is None
+    _, sections, _ = parse(["--large", "--only", "paths", "training", "blur"])
+    assert sections == ["paths", "training", "blur"]
+    opts, sections, threads = parse(["--only", "paths", "--device", "cuda", "--threads", "2"])
+    assert sections == ["paths"] and opts.device == "cuda" and threads == 2 and opts.repeats == 3
+    assert parse(["--quick"])[0].repeats == 1 and parse(["--quick"])[1] == list(DEFAULT_SECTIONS)
+    monkeypatch.setenv("DEBLURLAB_BENCH_CKPT", "best.ckpt")
+    assert parse(["--only", "inference"])[0].ckpt == "best.ckpt"
+    assert parse(["--ckpt", "other.ckpt"])[0].ckpt == "other.ckpt"
+    for wrong in (["--networks", "ResNet"], ["--only", "models"]):
+        with pytest.raises(SystemExit):
+            parse(wrong)
