@@ -70,7 +70,7 @@ def network_rows(
     bf16, layout = precision == "bf16-mixed", channels_last_pays(precision)
     torch.manual_seed(1)
     blur, sharp = torch.rand(batch, 3, size, size), torch.rand(batch, 3, size, size)
-    loss = SGENetLoss if name == "SGENet" else MIMOLoss  # each paper's full loss
+    loss = SGENetLoss if "sgenet" in name.lower() else MIMOLoss  # each paper's full loss
     step = functools.partial(bare_step, loss_fn=loss(), blur=blur, sharp=sharp)
     bare = {
         "released": step(released_aff(make_net()), layout=False, bf16=False),

@@ -84,3 +84,19 @@ def test_the_documented_options_reach_the_sections(monkeypatch):
     for wrong in (["--networks", "ResNet"], ["--only", "models"]):
         with pytest.raises(SystemExit):
             parse(wrong)
+
+
+def test_ckpt_measures_the_checkpoints_network_in_a_form_a_probe_process_can_rebuild(tmp_path):
+    import pickle
+
+    from deblurlab.benchmarks import BenchOptions
+    from deblurlab.benchmarks.networks import network_makers
+    from fixtures.checkpoints import tiny_checkpoint
+
+    path = tiny_checkpoint(tmp_path, seed=1)
+    ((label, make),) = network_makers(BenchOptions(ckpt=str(path)), ["SGENet"]).items()
+    assert label == f"mimo_unet from {path}"
+    saved = torch.load(path, weights_only=False)["state_dict"]
+    net = pickle.loads(pickle.dumps(make))()  # what the memory probe's process builds
+    assert all(torch.equal(v, saved[f"net.{k}"]) for k, v in net.state_dict().items())
+    assert make() is not make()  # every path gets its own copy to convert
