@@ -15,11 +15,11 @@ import pytest
 import torch
 
 from deblurlab.atomic import TEMP_MARK, atomic_write, remove_partial_files, write_json
+from deblurlab.checkpoint import load_weights
 from deblurlab.data.io import read_image_raw, write_image
 from deblurlab.errors import CheckpointError
-from deblurlab.lit.atomic_checkpoint import AtomicCheckpointIO
+from deblurlab.lit.checkpointing import AtomicCheckpointIO
 from deblurlab.models import mimo_unet
-from deblurlab.models.weights import load_weights
 from fixtures.config import TINY, run_cli
 
 

@@ -42,14 +42,15 @@ FORBIDDEN: dict[str, set[str]] = {
     "tasks": {"cli"},
     "benchmarks": {"cli"},
 }
-# single modules anyone may use (checkpoint_config imports the classes it allows by name only)
+# single modules and packages anyone may use (the registry imports the classes it names only when
+# a config asks for one, through importlib)
 BOTTOM = {
     "errors",
     "quantize",
     "timing",
     "resample",
     "checkpoint",
-    "checkpoint_config",
+    "registry",
     "atomic",
     "hardware",
 }

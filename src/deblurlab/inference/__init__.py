@@ -3,7 +3,7 @@
 from .ensemble import SelfEnsemble  # noqa: F401
 from .loading import (  # noqa: F401
     LoadedRun,
-    build_network,
+    load_network,
     load_restorer,
     load_restorer_from_config,
     make_restorer,

@@ -11,6 +11,7 @@ file carries weights only, so the model config must be given.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,16 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from torch import nn
 
-from deblurlab.checkpoint import embedded_config, is_lightning_checkpoint, read_checkpoint
+from deblurlab.checkpoint import (
+    embedded_config,
+    is_lightning_checkpoint,
+    load_state,
+    network_state,
+    read_checkpoint,
+    rebuild,
+)
 from deblurlab.errors import ConfigError
 from deblurlab.inference.restorer import Restorer
-from deblurlab.models.weights import load_weights
 
 
 @dataclass
@@ -35,27 +42,35 @@ class LoadedRun:
     run_cfg: DictConfig | None  # the embedded config of a deblurlab checkpoint; None otherwise
 
 
-def checkpoint_run_config(path: str | Path) -> DictConfig | None:
-    """The run config embedded in a deblurlab checkpoint; None for other weight files."""
-    checkpoint = read_checkpoint(path)
-    return embedded_config(checkpoint, path) if is_lightning_checkpoint(checkpoint) else None
+def load_network(
+    ckpt_path: str | Path,
+    model_cfg: DictConfig | None = None,
+    trust: Iterable[str] = (),
+    sections: Iterable[str] = ("model",),
+) -> tuple[nn.Module, LoadedRun]:
+    """The network for ``ckpt_path`` with its weights, reading the file once.
 
-
-def resolve_model_config(path: str | Path, model_cfg: DictConfig | None) -> LoadedRun:
-    """The model config to build: ``model_cfg`` when given, else the checkpoint's own."""
-    run_cfg = checkpoint_run_config(path)
-    chosen = model_cfg or (run_cfg.model if run_cfg is not None else None)
-    if chosen is None:
-        raise ConfigError(f"{path}: not a deblurlab checkpoint; pass model=<name> too")
-    return LoadedRun(checkpoint=Path(path), model_cfg=chosen, run_cfg=run_cfg)
-
-
-def build_network(model_cfg: DictConfig, weights: str | Path | None = None) -> nn.Module:
-    """Instantiate ``model_cfg.net`` and, when ``weights`` is given, load that file into it."""
-    net = instantiate(model_cfg.net)
-    if weights:
-        load_weights(net, weights)
-    return net
+    A deblurlab checkpoint's own ``model`` section is rebuilt through the registry (plus the names
+    in ``trust``); ``model_cfg`` (the user's ``model=...``, needed for an official weight file)
+    is instantiated as given. ``sections`` are the parts of the checkpoint's config the caller
+    will use (``data`` too for an evaluation on the checkpoint's own data): they are checked;
+    ``model`` only when ``model_cfg`` is not given.
+    """
+    trust = tuple(trust)
+    checkpoint = read_checkpoint(ckpt_path)
+    run_cfg = None
+    if is_lightning_checkpoint(checkpoint):
+        checked = [s for s in sections if s != "model" or model_cfg is None]
+        run_cfg = embedded_config(checkpoint, ckpt_path, trust, sections=checked)
+    if model_cfg is not None:
+        net = instantiate(model_cfg.net)
+    elif run_cfg is not None:
+        model_cfg = run_cfg.model
+        net = rebuild(model_cfg.net, "model.net", ckpt_path, trust)
+    else:
+        raise ConfigError(f"{ckpt_path}: not a deblurlab checkpoint; pass model=<name> too")
+    load_state(net, network_state(checkpoint, ckpt_path), ckpt_path)
+    return net, LoadedRun(checkpoint=Path(ckpt_path), model_cfg=model_cfg, run_cfg=run_cfg)
 
 
 def pick_device(name: str | None) -> torch.device:
@@ -102,22 +117,31 @@ def load_restorer(
     overlap: int = 32,
     precision: str = "fp32",
     device: str | torch.device | None = "auto",
+    trust: Iterable[str] = (),
+    sections: Iterable[str] = ("model",),
 ) -> tuple[Restorer, LoadedRun]:
-    """Build the network for ``ckpt_path`` (its own config, or ``model_cfg``), load its weights,
-    move it to ``device`` in eval mode and wrap it in a Restorer with the given settings."""
-    loaded = resolve_model_config(ckpt_path, model_cfg)
+    """Build the network for ``ckpt_path`` (its own config, or ``model_cfg``; see
+    :func:`load_network` for ``trust`` and ``sections``), load its weights, move it to ``device``
+    in eval mode and wrap it in a Restorer with the given settings."""
+    net, loaded = load_network(ckpt_path, model_cfg, trust, sections)
     target = device if isinstance(device, torch.device) else pick_device(device)
-    net = build_network(loaded.model_cfg, ckpt_path).to(target).eval()
     restorer = make_restorer(
-        net, loaded.model_cfg, ensemble, tile=tile, overlap=overlap, precision=precision
+        net.to(target).eval(),
+        loaded.model_cfg,
+        ensemble,
+        tile=tile,
+        overlap=overlap,
+        precision=precision,
     )
     return restorer, loaded
 
 
-def load_restorer_from_config(cfg: DictConfig) -> tuple[Restorer, LoadedRun]:
+def load_restorer_from_config(
+    cfg: DictConfig, sections: Iterable[str] = ("model",)
+) -> tuple[Restorer, LoadedRun]:
     """:func:`load_restorer` with the keys of the commands' configs (eval.yaml, predict.yaml):
     ``ckpt_path``, ``model`` (optional), ``ensemble``, ``tile``, ``overlap``, ``precision``,
-    ``device``."""
+    ``device``, ``trust``."""
     return load_restorer(
         cfg.ckpt_path,
         model_cfg=cfg.get("model"),
@@ -126,4 +150,18 @@ def load_restorer_from_config(cfg: DictConfig) -> tuple[Restorer, LoadedRun]:
         overlap=cfg.get("overlap", 32),
         precision=cfg.get("precision", "fp32"),
         device=cfg.get("device"),
+        trust=trust_list(cfg),
+        sections=sections,
     )
+
+
+def trust_list(cfg: DictConfig) -> list[str]:
+    """The command's ``trust=[...]``: names of classes the user allows a checkpoint to build."""
+    trust = cfg.get("trust") or []
+    if isinstance(trust, str):
+        trust = [trust]
+    names = [str(t).strip() for t in trust]
+    bad = [n for n in names if not n or " " in n or n.startswith(".") or n.endswith(".")]
+    if bad:
+        raise ConfigError(f"trust: expected dotted class names (mypkg.nets.MyNet), got {bad[0]!r}")
+    return names

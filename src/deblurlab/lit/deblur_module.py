@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -241,20 +241,24 @@ class DeblurLitModule(pl.LightningModule):
         map_location: Any = None,
         hparams_file: str | Path | None = None,
         strict: bool | None = None,
+        trust: Sequence[str] = (),
         **kwargs: Any,
     ) -> DeblurLitModule:
         """The module of a deblurlab checkpoint, rebuilt from the run config it carries (network,
         loss, optimizer, schedule, protocol, self-ensemble) with its weights and input scores.
 
-        With extra arguments (``net=...``, ``hparams_file``) Lightning's own loader is used.
+        Only registered classes are built from the file (deblurlab's, torch's optimizers and LR
+        schedules, and what installed packages register); ``trust`` names further classes the
+        caller allows (``trust=["mypkg.nets.MyNet"]``). With extra arguments (``net=...``,
+        ``hparams_file``) Lightning's own loader is used.
         """
         if kwargs or hparams_file is not None:
             return super().load_from_checkpoint(  # type: ignore[return-value]
                 checkpoint_path, map_location, hparams_file, strict, **kwargs
             )
-        from deblurlab.lit.reload import rebuild_module  # reading files lives outside this module
+        from deblurlab.lit.build import module_from_checkpoint  # files are read outside this module
 
-        return rebuild_module(cls, checkpoint_path, map_location, strict)
+        return module_from_checkpoint(cls, checkpoint_path, map_location, strict, trust)
 
     # --- checkpoint state -----------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -7,8 +7,8 @@ stops the run with a one-line message naming the step and the batch's files. It 
 run at once when an optimizer step leaves NaN or inf in the network's weights (no later step can
 repair them) and when a validation score is NaN (the network's outputs are not finite, e.g.
 after a step with a huge learning rate: the weights are finite but every output overflows).
-:class:`BestCheckpoint` never saves a checkpoint whose monitored value, or whose weights, are not
-finite.
+:func:`network_is_finite` is also what keeps such weights out of ``best.ckpt`` and ``last.ckpt``
+(:mod:`deblurlab.lit.checkpointing`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.trainer.states import TrainerFn
 
 from deblurlab.errors import DivergenceError
@@ -111,18 +110,3 @@ def network_is_finite(module: torch.nn.Module) -> bool:
     if not tensors:
         return True
     return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
-
-
-class BestCheckpoint(ModelCheckpoint):
-    """ModelCheckpoint that skips a save when the monitored value or the weights are not finite
-    (Lightning would rank a NaN score as the worst possible one and still save it first)."""
-
-    def _save_topk_checkpoint(
-        self, trainer: pl.Trainer, monitor_candidates: dict[str, Any]
-    ) -> None:
-        value = monitor_candidates.get(self.monitor) if self.monitor else None
-        if value is not None and not math.isfinite(float(value)):
-            return
-        if not network_is_finite(trainer.lightning_module):
-            return
-        super()._save_topk_checkpoint(trainer, monitor_candidates)

@@ -25,7 +25,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
 
-from deblurlab.lit.resume_state import LastCheckpoint
+from deblurlab.lit.checkpointing import LastCheckpoint
 from deblurlab.quantize import to_uint8
 
 STEP_METRIC = "trainer/global_step"  # the x-axis WandbLogger logs every metric against

@@ -29,7 +29,7 @@ from deblurlab.inference.export import (
     export_torchscript,
     load_exported,
 )
-from deblurlab.inference.loading import load_restorer
+from deblurlab.inference.loading import load_restorer, trust_list
 from deblurlab.timing import median_seconds
 
 
@@ -63,7 +63,11 @@ def export(cfg: DictConfig) -> dict[str, Any]:
     label, photo = check_photo(str(check.get("photo", "astronaut")), check.get("size"))
 
     restorer, loaded = load_restorer(
-        cfg.ckpt_path, model_cfg=cfg.get("model"), ensemble=cfg.get("ensemble"), device="cpu"
+        cfg.ckpt_path,
+        model_cfg=cfg.get("model"),
+        ensemble=cfg.get("ensemble"),
+        device="cpu",
+        trust=trust_list(cfg),
     )
     module = ExportModule(restorer.net, ensemble=restorer.ensemble, clamp=restorer.clamp)
     output.parent.mkdir(parents=True, exist_ok=True)

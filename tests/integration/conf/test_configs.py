@@ -12,7 +12,8 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from deblurlab.run.build import build_module, instantiate_group
+from deblurlab.lit.build import build_module, instantiate_group
+from deblurlab.lit.deblur_module import DeblurLitModule
 from fixtures.config import CONF_DIR, CONF_MODULE, compose_config
 
 SKIP_GROUPS = {
@@ -48,7 +49,7 @@ def test_every_option_composes_and_instantiates(group: str, option: str, tmp_pat
     if group == "experiment":
         overrides.append("debug=smoke")
     cfg = compose_config("train", overrides, tmp_path)
-    module = build_module(cfg)
+    module = build_module(cfg, DeblurLitModule)
     assert sum(p.numel() for p in module.net.parameters()) > 0
     optim = module.configure_optimizers()
     assert optim is not None

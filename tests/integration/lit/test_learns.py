@@ -10,7 +10,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from deblurlab.data.photos import load_builtin_photo
-from deblurlab.run.build import build_module
+from deblurlab.lit.build import build_module
+from deblurlab.lit.deblur_module import DeblurLitModule
 from fixtures.config import compose_config
 
 LR, STEPS = 5e-3, 80
@@ -60,7 +61,7 @@ def fitted(tmp_path_factory):
         tmp_path_factory.mktemp("fit"),
     )
     torch.manual_seed(0)
-    module = build_module(cfg)
+    module = build_module(cfg, DeblurLitModule)
     trainer = pl.Trainer(
         max_steps=STEPS,
         logger=False,

@@ -1,4 +1,4 @@
-"""load_weights: official release files, Lightning checkpoints, bare state dicts, clear errors."""
+"""deblurlab.checkpoint weights: official release files, Lightning checkpoints, bare state dicts, clear errors."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from deblurlab.checkpoint import WeightsMismatchError, read_state_dict
 from deblurlab.errors import CheckpointError
 from deblurlab.models import MIMOUNet, load_weights, mimo_unet
-from deblurlab.models.weights import WeightsMismatchError, read_state_dict
 
-DATA = Path(__file__).resolve().parent
+# the released networks' key lists live beside the network tests
+DATA = Path(__file__).resolve().parents[1] / "models"
 
 
 def small(seed: int, **kwargs) -> MIMOUNet:

@@ -1,19 +1,27 @@
-"""What a checkpoint must carry, besides Lightning's own state, for an exact resume; and when
-``last.ckpt`` is written.
+"""Everything a training run does with checkpoints: which ones are written, what they carry, and
+how they reach the disk.
 
-Lightning restores the weights, optimizer, LR scheduler, loop counters (epoch, step, batches of
-the current epoch) and callback states (the best score so far). :class:`ResumeState` adds the
-random generators of this process (torch, CUDA, numpy, python; dropout draws from torch's) and
-the position inside the epoch, which it hands to the DataModule (``resume_at(epoch, batches)``)
-so the training loader skips what was consumed. The data's own randomness needs no state: every
-training item is a function of (seed, epoch, index), see :mod:`deblurlab.data.resumable`.
-
-:class:`LastCheckpoint` writes ``last.ckpt`` every ``every_n_train_steps`` optimizer steps and at
-the end of every epoch (after that epoch's validation).
+- :class:`BestCheckpoint`: the best-scoring checkpoints, never one whose monitored value or
+  weights are not finite (Lightning would rank a NaN score as the worst one and still save it);
+- :class:`LastCheckpoint`: ``last.ckpt`` every ``every_n_train_steps`` optimizer steps and at the
+  end of every epoch (after that epoch's validation), for ``resume=``;
+- :class:`ResumeState`: what an exact resume needs besides Lightning's own state (weights,
+  optimizer, LR scheduler, loop counters, callback states): the random generators of this process
+  (torch, CUDA, numpy, python; dropout draws from torch's) and the position inside the epoch,
+  which it hands to the DataModule (``resume_at(epoch, batches)``) so the training loader skips
+  what was consumed. The data's own randomness needs no state: every training item is a function
+  of (seed, epoch, index), see :mod:`deblurlab.data.resumable`;
+- :class:`EmbedConfig`: the resolved run config in every checkpoint, so evaluation and prediction
+  need nothing but the ``.ckpt`` file;
+- :class:`AtomicCheckpointIO`: every checkpoint written to a temporary file in its own folder,
+  fsynced and renamed over the old one (Lightning's own writer may stream into another
+  filesystem's temp folder and move it, a copy in place that a kill truncates); read with
+  ``weights_only=True`` whatever the caller or the environment asks for.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from pathlib import Path
 from typing import Any
@@ -21,8 +29,11 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.plugins.io import TorchCheckpointIO
 from pytorch_lightning.utilities import rank_zero_warn
 
+from deblurlab.checkpoint import CONFIG_KEY, read_checkpoint, write_checkpoint
 from deblurlab.lit.nonfinite import network_is_finite
 
 STATE_KEY = "deblurlab_resume"
@@ -174,3 +185,49 @@ class LastCheckpoint(pl.Callback):
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._save(trainer)
+
+
+class BestCheckpoint(ModelCheckpoint):
+    """ModelCheckpoint that skips a save when the monitored value or the weights are not finite
+    (Lightning would rank a NaN score as the worst possible one and still save it first)."""
+
+    def _save_topk_checkpoint(
+        self, trainer: pl.Trainer, monitor_candidates: dict[str, Any]
+    ) -> None:
+        value = monitor_candidates.get(self.monitor) if self.monitor else None
+        if value is not None and not math.isfinite(float(value)):
+            return
+        if not network_is_finite(trainer.lightning_module):
+            return
+        super()._save_topk_checkpoint(trainer, monitor_candidates)
+
+
+class EmbedConfig(pl.Callback):
+    """Store the resolved run configuration in every checkpoint (under
+    :data:`deblurlab.checkpoint.CONFIG_KEY`), so evaluation and prediction need nothing but the
+    ``.ckpt`` file."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+
+    def on_save_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        checkpoint[CONFIG_KEY] = self.config
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning CheckpointIO: atomic local writes, ``weights_only=True`` reads."""
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any | None = None
+    ) -> None:
+        if storage_options is not None:
+            raise TypeError("AtomicCheckpointIO takes no storage_options")
+        write_checkpoint(checkpoint, path)
+
+    def load_checkpoint(
+        self, path: str | Path, map_location: Any | None = None, weights_only: bool | None = None
+    ) -> dict[str, Any]:
+        # weights_only is True whatever the caller or the environment asks for
+        return read_checkpoint(path)

@@ -1,9 +1,9 @@
-"""The one reader of checkpoint and weight files (deblurlab ``.ckpt``, official release ``.pkl``,
-bare state dicts), and what a deblurlab checkpoint carries besides weights.
+"""Checkpoint and weight files on disk: read as data only, written whole or not at all, told apart
+by digest.
 
 Every file is read with ``torch.load(..., weights_only=True)`` onto the CPU: tensors and plain
-containers only, never arbitrary pickled objects. Every failure is a :class:`CheckpointError`
-whose one-line message names the file.
+containers only, never arbitrary pickled objects, whatever the environment says about torch's
+default. Every failure is a :class:`CheckpointError` whose one-line message names the file.
 """
 
 from __future__ import annotations
@@ -14,12 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import DictConfig
 
+from deblurlab.atomic import atomic_write
 from deblurlab.errors import CheckpointError
-
-# The key under which deblurlab's EmbedConfig callback stores the resolved run config.
-CONFIG_KEY = "deblurlab_config"
 
 
 def read_checkpoint(path: str | Path) -> Any:
@@ -45,6 +42,13 @@ def read_checkpoint(path: str | Path) -> Any:
         raise CheckpointError(f"{path}: not a readable checkpoint ({reason})") from None
 
 
+def write_checkpoint(checkpoint: dict[str, Any], path: str | Path) -> Path:
+    """``torch.save`` into a temporary file beside ``path``, fsynced and renamed over it: a kill
+    at any moment leaves the complete old file or the complete new one
+    (:func:`deblurlab.atomic.atomic_write`)."""
+    return atomic_write(path, lambda f: torch.save(checkpoint, f))
+
+
 def is_lightning_checkpoint(checkpoint: Any) -> bool:
     """True for a Lightning checkpoint (as opposed to an official weight file or a state dict)."""
     return (
@@ -52,25 +56,6 @@ def is_lightning_checkpoint(checkpoint: Any) -> bool:
         and "state_dict" in checkpoint
         and "pytorch-lightning_version" in checkpoint
     )
-
-
-def embedded_config(checkpoint: Any, path: str | Path) -> DictConfig:
-    """The run config a deblurlab checkpoint carries, as a DictConfig, checked against what
-    deblurlab can build (:func:`deblurlab.checkpoint_config.safe_run_config`): only deblurlab's
-    own networks, losses and data modules with valid arguments; sections naming anything else to
-    build are dropped or refused, so nothing the file chose is ever run.
-
-    Raises CheckpointError naming the file when there is none (an official weight file, or a
-    checkpoint written by another program).
-    """
-    config = checkpoint.get(CONFIG_KEY) if isinstance(checkpoint, dict) else None
-    if not isinstance(config, dict):
-        raise CheckpointError(
-            f"{path}: no embedded deblurlab config (an official weight file? pass model=<name> too)"
-        )
-    from deblurlab.checkpoint_config import safe_run_config
-
-    return safe_run_config(config, path)
 
 
 def file_digest(path: str | Path, length: int = 12) -> str:
