@@ -12,9 +12,13 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from deblurlab.run.command_line import (
+    check_command_line,
+    check_group_choices,
+    check_output_folder,
+)
 from deblurlab.run.config import CONFIG_PATH, register_resolvers
-from deblurlab.run.guards import check_group_choices, check_output_folder
-from deblurlab.run.task import check_command_line, run_task
+from deblurlab.run.task import run_task
 
 register_resolvers()
 

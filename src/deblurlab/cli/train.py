@@ -15,14 +15,16 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from deblurlab.run.config import CONFIG_PATH, register_resolvers
-from deblurlab.run.guards import (
+from deblurlab.run.command_line import (
+    CommandLine,
+    check_command_line,
     check_group_choices,
     check_output_folder,
     check_run_dir_argument,
 )
+from deblurlab.run.config import CONFIG_PATH, register_resolvers
 from deblurlab.run.resume import resume_argv
-from deblurlab.run.task import check_command_line, run_task
+from deblurlab.run.task import run_task
 
 register_resolvers()  # used by the run-folder names (also in multirun jobs started elsewhere)
 
@@ -35,9 +37,10 @@ def _hydra_main(cfg: DictConfig) -> float | None:
     return metrics.get("val/psnr_best")
 
 
-def _expand_resume(argv: list[str]) -> None:
-    """``resume=<run dir>`` -> that run's overrides (see deblurlab.run.resume)."""
-    sys.argv[1:] = resume_argv(argv)
+def _expand_resume(command_line: CommandLine) -> None:
+    """``resume=<run dir>`` -> that run's overrides (see deblurlab.run.resume); Hydra, and
+    Lightning when it starts the DDP ranks, read the rewritten ``sys.argv``."""
+    sys.argv[1:] = resume_argv(list(command_line.argv))
 
 
 def main() -> float | None:

@@ -2,7 +2,7 @@
 
 Hydra composes a config before any task code runs, so the command line is rewritten first:
 ``deblurlab-train resume=DIR [key=value ...]`` becomes a Hydra command line that composes
-``DIR/.hydra/config.yaml`` (the run's own config, not today's ``src/deblurlab/conf/``), writes into ``DIR``
+``DIR/.hydra/config.yaml`` (the run's own config, not today's ``conf/``), writes into ``DIR``
 (``hydra.run.dir``) and starts from ``DIR/checkpoints/last.ckpt``. Further ``key=value`` overrides
 still apply (e.g. more epochs: ``schedule.max_epochs=4000``). The original ``DIR/.hydra`` record is
 kept; the resumed job's own record goes to ``DIR/.hydra-resume`` (outside ``.hydra``: a folder
@@ -14,22 +14,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from deblurlab.errors import ConfigError
+from deblurlab.run.command_line import read_command_line, resume_folder
 
 RESUME_RECORD = ".hydra-resume"
+REPLACED = ("resume", "ckpt_path")  # set by the rewrite: the run's folder and its last.ckpt
 
 
 def _quote(value: str) -> str:
     """A Hydra override value that stays one string whatever characters the path holds."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def find_resume(argv: list[str]) -> str | None:
-    """The value of a ``resume=...`` argument, if any (``resume=null`` counts as none)."""
-    for arg in argv:
-        if arg.startswith("resume="):
-            value = arg.split("=", 1)[1].strip("'\"")
-            return None if value in ("", "null", "None") else value
-    return None
 
 
 def last_checkpoint(run_dir: Path) -> Path:
@@ -48,14 +41,16 @@ def resume_argv(argv: list[str]) -> list[str]:
     Raises ConfigError for a folder that is not a finished-or-interrupted run, and for a multirun
     (one run is continued at a time).
     """
-    value = find_resume(argv)
+    command_line = read_command_line(argv)
+    value = resume_folder(command_line)
     if value is None:
         return argv
-    if any(a in ("-m", "--multirun") for a in argv):
+    if command_line.multirun:
         raise ConfigError("resume=... continues one run; drop -m/--multirun")
     run_dir = Path(value).expanduser().resolve()
     ckpt = last_checkpoint(run_dir)
-    rest = [a for a in argv if not a.startswith(("resume=", "ckpt_path="))]
+    replaced = {o.input_line for o in command_line.overrides if o.key_or_group in REPLACED}
+    rest = [a for a in argv if a not in replaced]
     return [
         f"--config-path={run_dir / '.hydra'}",
         "--config-name=config",

@@ -80,17 +80,6 @@ def close_progress_bars() -> None:
         bar.close()
 
 
-def check_command_line(*checks: Callable[[list[str]], None]) -> None:
-    """Run ``checks`` on the command line's arguments before Hydra composes anything (e.g.
-    :func:`deblurlab.run.guards.check_group_choices`); a user error is one line, exit 2."""
-    try:
-        for check in checks:
-            check(sys.argv[1:])  # a check may rewrite the arguments (train's resume=)
-    except DeblurlabError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(EXIT_USER_ERROR) from None
-
-
 def run_task(task: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Call ``task``; on a user error print one line and exit non-zero; always close W&B.
 

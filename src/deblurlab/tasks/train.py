@@ -31,16 +31,16 @@ from deblurlab.lit.wandb_callbacks import (
 )
 from deblurlab.models.macs import REFERENCE_SIZE, count_macs
 from deblurlab.run.build import build_module, build_trainer
-from deblurlab.run.config import check_train_config
 from deblurlab.run.csv_log import keep_earlier_csv_log, remember_csv_columns
-from deblurlab.run.guards import (
+from deblurlab.run.identity import apply_identity, load_or_create_identity
+from deblurlab.run.preflight import (
     check_schedule,
     check_start_checkpoint,
+    check_train_config,
     check_writable,
     claim_run_folder,
     finished_run,
 )
-from deblurlab.run.identity import apply_identity, load_or_create_identity
 from deblurlab.run.summary import log_final_metrics, print_summary
 
 log = logging.getLogger("deblurlab")

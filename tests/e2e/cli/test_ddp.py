@@ -17,7 +17,7 @@ from hydra.types import RunMode
 from omegaconf import OmegaConf, open_dict
 
 from deblurlab.errors import ConfigError
-from deblurlab.run.config import check_train_config, starts_rank_processes
+from deblurlab.run.preflight import check_train_config, starts_rank_processes
 from deblurlab.tasks.evaluate import evaluate
 from deblurlab.tasks.train import train
 from fixtures.config import CONF_MODULE, TINY, compose_config

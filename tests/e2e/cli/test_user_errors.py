@@ -139,7 +139,7 @@ def test_a_read_only_run_folder_is_one_line(where, tmp_path):
 
 def test_two_runs_started_at_once_in_one_folder_cannot_both_claim_it(tmp_path):
     from deblurlab.errors import ConfigError
-    from deblurlab.run.guards import claim_run_folder
+    from deblurlab.run.preflight import claim_run_folder
 
     claim_run_folder(tmp_path)  # the first run
     with pytest.raises(ConfigError, match="already holds a run; continue it with resume="):
@@ -190,7 +190,7 @@ def test_a_missing_dataset_root_is_one_line_before_anything_is_built(
 ):
     import importlib
 
-    from deblurlab.run.guards import holds_run
+    from deblurlab.run.preflight import holds_run
 
     cli = importlib.import_module(f"deblurlab.cli.{command}")
     monkeypatch.setenv("DEBLURLAB_ROOT", str(tmp_path))
