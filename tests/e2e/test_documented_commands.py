@@ -25,7 +25,7 @@ from deblurlab.run.task import run_task
 from deblurlab.tasks.demo import deblur_photo
 from deblurlab.tasks.evaluate import evaluate
 from deblurlab.tasks.predict import predict
-from deblurlab.tasks.report import report
+from deblurlab.report import report
 from deblurlab.tasks.train import train
 from fixtures.config import CONF_MODULE, run_cli, shrink
 from fixtures.datasets import (

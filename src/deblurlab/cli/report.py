@@ -3,7 +3,7 @@
     deblurlab-report experiments/runs/train/multirun/2026-01-01/12-00-00-000000_4242
     deblurlab-report experiments/runs --out experiments/results/table1
 
-The work is :func:`deblurlab.tasks.report.report` (which files it reads, what it writes).
+The work is :func:`deblurlab.report.report` (which files it reads, what it writes).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from deblurlab.report import report
 from deblurlab.run.task import run_task
-from deblurlab.tasks.report import report
 
 
 def main(argv: list[str] | None = None) -> None:

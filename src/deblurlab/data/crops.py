@@ -6,36 +6,26 @@ its centre to ``size`` x ``size`` pixels (smaller images whole). Two runs on the
 therefore save the same blurry and sharp crops, and their output crops can be compared by eye
 (``deblurlab-report`` lays them out in ``report.html``).
 
-Written to ``<run>/images/test_crops/``: ``<k>_<name>_{blurry,output,sharp}.png`` (8-bit, rounded
-half up) and ``crops.json``, the index (per image: name, crop box, the three file names).
+The folder, the file names and the index are :mod:`deblurlab.runfiles`'s (:class:`CropIndex`);
+the PNGs are 8-bit, rounded half up.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
-from deblurlab.atomic import write_json
 from deblurlab.data.io import write_image
 from deblurlab.quantize import to_uint8
-
-CROPS_DIR = Path("images") / "test_crops"  # inside a run folder
-INDEX = "crops.json"
-KINDS = ("blurry", "output", "sharp")
+from deblurlab.runfiles import CROP_KINDS, CropEntry, CropIndex, RunFolder
 
 
 def centre_box(height: int, width: int, size: int) -> tuple[int, int, int, int]:
     """``(top, left, height, width)`` of the centred ``size`` x ``size`` crop (clipped)."""
     h, w = min(size, height), min(size, width)
     return (height - h) // 2, (width - w) // 2, h, w
-
-
-def _file_stem(index: int, name: str) -> str:
-    return f"{index}_" + re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).with_suffix("").as_posix())
 
 
 class TestCrops:
@@ -75,17 +65,17 @@ class TestCrops:
             if len(self.kept) > self.num_images:
                 del self.kept[max(self.kept)]
 
-    def write(self, folder: str | Path) -> list[dict[str, Any]]:
-        """Write the kept crops and the index into ``folder``; returns the index entries."""
-        folder = Path(folder)
-        entries = []
-        for index, name in enumerate(sorted(self.kept)):
+    def write(self, run_dir: str | Path) -> CropIndex:
+        """Write the kept crops and their index into the run folder ``run_dir``; returns the
+        index (no index file when nothing was kept)."""
+        folder = RunFolder(Path(run_dir)).crops_dir
+        index = CropIndex(self.size, [])
+        for k, name in enumerate(sorted(self.kept)):
             box, images = self.kept[name]
-            stem = _file_stem(index, name)
-            files = {kind: f"{stem}_{kind}.png" for kind in KINDS}
-            for kind, image in zip(KINDS, images, strict=True):
-                write_image(folder / files[kind], image)
-            entries.append({"name": name, "box": list(box), **files})
-        if entries:
-            write_json(folder / INDEX, {"size": self.size, "crops": entries})
-        return entries
+            entry = CropEntry.named(k, name, box)
+            for kind, image in zip(CROP_KINDS, images, strict=True):
+                write_image(folder / entry.file(kind), image)
+            index.crops.append(entry)
+        if index.crops:
+            index.write(Path(run_dir))
+        return index

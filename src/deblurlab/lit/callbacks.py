@@ -91,8 +91,8 @@ class TestCropSaver(pl.Callback):
     Under DDP each rank sees part of the test set; rank 0 writes the crops of its part.
     """
 
-    def __init__(self, dirpath: str, num_images: int = 2, size: int = 256) -> None:
-        self.dirpath = Path(dirpath)
+    def __init__(self, run_dir: str, num_images: int = 2, size: int = 256) -> None:
+        self.run_dir = Path(run_dir)  # the crops go where deblurlab.runfiles puts them in it
         self.crops = TestCrops(num_images, size)
 
     def on_test_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -112,7 +112,7 @@ class TestCropSaver(pl.Callback):
 
     @rank_zero_only
     def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.crops.write(self.dirpath)
+        self.crops.write(self.run_dir)
 
 
 class EmbedConfig(pl.Callback):

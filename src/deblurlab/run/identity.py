@@ -1,19 +1,22 @@
 """Who a run is: its display name, its group (experiment or sweep) and tags, and its W&B run id.
 
-The identity is chosen once, when a run starts, and kept in ``<run dir>/run.json``, so that a run
-continued with ``resume=<run dir>`` logs into the same W&B run under the same name.
+The identity (:class:`deblurlab.runfiles.RunIdentity`) is chosen once, when a run starts, from
+the config and from how Hydra launched the job (:class:`Launch`, read once), and kept in the run
+folder's ``run.json``, so that a run continued with ``resume=<run dir>`` logs into the same W&B
+run under the same name.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
-RUN_FILE = "run.json"
+from deblurlab.runfiles import EvalSummary, RunIdentity
+
 MAX_NAME = 120
 
 # Overrides that say where or how a run goes, not what it is: left out of the run name.
@@ -38,16 +41,29 @@ _NOT_IN_NAME = (
 )
 
 
-def _hydra_config() -> DictConfig | None:
-    from hydra.core.hydra_config import HydraConfig
+@dataclass(frozen=True)
+class Launch:
+    """How Hydra started this job: its command-line overrides, the option chosen in each config
+    group, and the sweep folder of a multirun (None for a single run)."""
 
-    return HydraConfig.get() if HydraConfig.initialized() else None
+    overrides: tuple[str, ...] = ()
+    choices: dict[str, str | None] = field(default_factory=dict)
+    sweep_dir: str | None = None
 
+    @classmethod
+    def current(cls) -> Launch:
+        """The running Hydra job's launch (an empty one outside Hydra)."""
+        from hydra.core.hydra_config import HydraConfig
 
-def task_overrides() -> list[str]:
-    """The command-line overrides of this job (empty outside Hydra)."""
-    hydra_cfg = _hydra_config()
-    return list(hydra_cfg.overrides.task) if hydra_cfg is not None else []
+        if not HydraConfig.initialized():
+            return cls()
+        hydra_cfg = HydraConfig.get()
+        multirun = str(hydra_cfg.mode) == "RunMode.MULTIRUN"
+        return cls(
+            overrides=tuple(hydra_cfg.overrides.task),
+            choices=dict(hydra_cfg.runtime.choices),
+            sweep_dir=str(hydra_cfg.sweep.dir) if multirun else None,
+        )
 
 
 def short_override(override: str) -> str | None:
@@ -60,97 +76,87 @@ def short_override(override: str) -> str | None:
     return f"{key.replace('/', '.').rsplit('.', 1)[-1]}={value}"
 
 
-def run_name(model_name: str, overrides: list[str]) -> str:
+def run_name(model_name: str, overrides: list[str] | tuple[str, ...]) -> str:
     """``<model> <key=value> ...`` from the overrides that change what is trained."""
     parts = [model_name] + [s for s in map(short_override, overrides) if s]
     name = " ".join(parts)
     return name if len(name) <= MAX_NAME else name[: MAX_NAME - 3] + "..."
 
 
-def run_group(cfg: DictConfig) -> str | None:
+def run_group(launch: Launch) -> str | None:
     """The experiment's name, else the hyper-parameter search's, else the sweep folder's name."""
-    hydra_cfg = _hydra_config()
-    if hydra_cfg is None:
-        return None
-    choices = hydra_cfg.runtime.choices
     for group in ("experiment", "hparams_search"):
-        if choices.get(group):
-            return str(choices[group])
-    if str(hydra_cfg.mode) == "RunMode.MULTIRUN":
-        return f"sweep-{Path(str(hydra_cfg.sweep.dir)).name}"
-    return None
+        if launch.choices.get(group):
+            return str(launch.choices[group])
+    return f"sweep-{Path(launch.sweep_dir).name}" if launch.sweep_dir else None
 
 
-def run_tags(cfg: DictConfig) -> list[str]:
+def run_tags(cfg: DictConfig, launch: Launch) -> list[str]:
     """The configured tags plus the model, data and debug choices (deduplicated, in order)."""
     tags = [str(t) for t in cfg.get("tags") or []]
     tags.append(str(cfg.model.name))
-    hydra_cfg = _hydra_config()
-    if hydra_cfg is not None:
-        choices = hydra_cfg.runtime.choices
-        for group in ("data", "debug"):
-            if choices.get(group):
-                tags.append(
-                    f"{group}:{choices[group]}" if group == "debug" else str(choices[group])
-                )
+    if launch.choices.get("data"):
+        tags.append(str(launch.choices["data"]))
+    if launch.choices.get("debug"):
+        tags.append(f"debug:{launch.choices['debug']}")
     return list(dict.fromkeys(tags))
 
 
-def wandb_group(group: str | None, name: str, wandb_id: str) -> str:
+def wandb_group(group: str | None, name: str, wandb_id: str, debug: str | None) -> str:
     """The W&B group of a training run: its group (experiment, search or sweep), else a group of
     its own (``<name> (<id>)``, which evaluations of its checkpoints join); runs of a ``debug=*``
     mode are grouped apart (``debug=smoke: <group>``), so smoke runs never mix with real ones."""
     base = group or f"{name} ({wandb_id})"
-    hydra_cfg = _hydra_config()
-    debug = hydra_cfg.runtime.choices.get("debug") if hydra_cfg is not None else None
     return f"debug={debug}: {base}" if debug else base
 
 
-def new_identity(cfg: DictConfig) -> dict[str, Any]:
+def new_identity(cfg: DictConfig, launch: Launch) -> RunIdentity:
     """A fresh identity for ``cfg``'s run (an explicit ``run_name=...`` override is kept)."""
-    overrides = task_overrides()
-    explicit = any(o.lstrip("+").startswith("run_name=") for o in overrides)
-    name = str(cfg.run_name) if explicit else run_name(str(cfg.model.name), overrides)
-    group, wandb_id = run_group(cfg), uuid.uuid4().hex[:12]
-    return {
-        "name": name,
-        "group": group,
-        "tags": run_tags(cfg),
-        "wandb_id": wandb_id,
-        "wandb_group": wandb_group(group, name, wandb_id),
-    }
+    explicit = any(o.lstrip("+").startswith("run_name=") for o in launch.overrides)
+    name = str(cfg.run_name) if explicit else run_name(str(cfg.model.name), launch.overrides)
+    group, wandb_id = run_group(launch), uuid.uuid4().hex[:12]
+    return RunIdentity(
+        name=name,
+        group=group,
+        tags=run_tags(cfg, launch),
+        wandb_id=wandb_id,
+        wandb_group=wandb_group(group, name, wandb_id, launch.choices.get("debug")),
+    )
 
 
-def load_or_create_identity(cfg: DictConfig, output_dir: Path, write: bool) -> dict[str, Any]:
-    """The identity in ``output_dir/run.json`` when resuming a run that has one, else a new one
-    (written there when ``write``, i.e. on rank 0)."""
-    path = output_dir / RUN_FILE
-    if cfg.get("resume") and path.is_file():
-        return json.loads(path.read_text())
-    identity = new_identity(cfg)
+def load_or_create_identity(
+    cfg: DictConfig, output_dir: Path, write: bool, launch: Launch | None = None
+) -> RunIdentity:
+    """The identity kept in ``output_dir`` when resuming a run that has one, else a new one
+    (written there when ``write``, i.e. on rank 0). ``launch`` defaults to the running job's."""
+    if cfg.get("resume"):
+        kept = RunIdentity.read(output_dir)
+        if kept is not None:
+            return kept
+    identity = new_identity(cfg, launch if launch is not None else Launch.current())
     if write:
-        path.write_text(json.dumps(identity, indent=2))
+        identity.write(output_dir)
     return identity
 
 
-def apply_identity(cfg: DictConfig, identity: dict[str, Any]) -> None:
+def apply_identity(cfg: DictConfig, identity: RunIdentity) -> None:
     """Put the identity into ``cfg``: ``run_name`` and the W&B logger's name/group/tags/id."""
     with open_dict(cfg):
-        cfg.run_name = identity["name"]
+        cfg.run_name = identity.name
         wandb = (cfg.get("logger") or {}).get("wandb")
         if wandb and str(wandb.get("_target_", "")).endswith("WandbLogger"):
-            wandb.name = identity["name"]
-            wandb.group = identity.get("wandb_group") or identity["group"]
+            wandb.name = identity.name
+            wandb.group = identity.wandb_group
             wandb.job_type = "train"
             # plain keys (kept in the config checkpoints carry): evaluations join this W&B run
             cfg.wandb_run = {
-                "id": identity["wandb_id"],
-                "name": identity["name"],
-                "group": wandb.group,
+                "id": identity.wandb_id,
+                "name": identity.name,
+                "group": identity.wandb_group,
                 "log_model": bool(wandb.get("log_model", False)),
             }
-            wandb.tags = identity["tags"]
-            wandb.id = identity["wandb_id"]
+            wandb.tags = list(identity.tags)
+            wandb.id = identity.wandb_id
             wandb.resume = "allow"  # the same id again (resume=<run dir>) continues that run
 
 
@@ -164,7 +170,7 @@ def _data_label(data_cfg: Any) -> str | None:
 
 
 def apply_eval_identity(
-    cfg: DictConfig, train_cfg: DictConfig | None, summary: dict[str, Any]
+    cfg: DictConfig, train_cfg: DictConfig | None, summary: EvalSummary
 ) -> dict[str, Any]:
     """Join an evaluation's W&B run to the training run that made its checkpoint.
 
@@ -176,9 +182,7 @@ def apply_eval_identity(
     inference settings), ``train_run_id``, and ``train_artifact`` when the training run logged
     its checkpoints as artifacts (``logger.wandb.log_model=true``).
     """
-    from omegaconf import OmegaConf
-
-    checkpoint = Path(str(summary["checkpoint"]))
+    checkpoint = Path(summary.checkpoint)
     train: dict[str, Any] = {}
     train_wandb: dict[str, Any] = {}
     if train_cfg is not None:
@@ -193,12 +197,16 @@ def apply_eval_identity(
         group = train_wandb.get("group") or str(train_name)
     data = _data_label(cfg.get("data")) or _data_label(train.get("data"))
     settings = {
-        k: summary.get(k)
-        for k in ("checkpoint", "checkpoint_sha256", "protocol", "split", "ensemble", "tile")
+        "checkpoint": summary.checkpoint,
+        "checkpoint_sha256": summary.checkpoint_sha256,
+        "protocol": summary.protocol,
+        "split": summary.split,
+        "ensemble": summary.ensemble,
+        "tile": summary.tile,
     }
     config: dict[str, Any] = {
         **train,
-        "eval": {**settings, "precision": summary.get("precision"), "data": data},
+        "eval": {**settings, "precision": summary.precision, "data": data},
     }
     if train_wandb.get("id"):
         config["train_run_id"] = train_wandb["id"]
@@ -207,9 +215,7 @@ def apply_eval_identity(
     with open_dict(cfg):
         wandb = (cfg.get("logger") or {}).get("wandb")
         if wandb and str(wandb.get("_target_", "")).endswith("WandbLogger"):
-            wandb.name = (
-                f"eval {train_name} on {data or summary.get('split')} ({summary['protocol']})"
-            )
+            wandb.name = f"eval {train_name} on {data or summary.split} ({summary.protocol})"
             wandb.group = group
             wandb.job_type = "eval"
     return config

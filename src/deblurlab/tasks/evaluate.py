@@ -11,8 +11,6 @@ synchronised, no file I/O, no scoring).
 
 from __future__ import annotations
 
-import csv
-import json
 import logging
 import statistics
 from pathlib import Path
@@ -23,7 +21,7 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 from deblurlab.checkpoint import file_digest
-from deblurlab.data.crops import CROPS_DIR, TestCrops
+from deblurlab.data.crops import TestCrops
 from deblurlab.data.roots import check_data_roots
 from deblurlab.errors import ConfigError
 from deblurlab.inference.loading import load_restorer_from_config
@@ -31,6 +29,7 @@ from deblurlab.metrics import PROTOCOLS, SSIM_MATLAB, SSIM_VARIANTS, batch_score
 from deblurlab.quantize import to_uint8
 from deblurlab.run.build import instantiate_group
 from deblurlab.run.identity import apply_eval_identity
+from deblurlab.runfiles import EvalSummary, ImageScores, write_per_image
 from deblurlab.timing import timed
 
 log = logging.getLogger("deblurlab")
@@ -89,57 +88,49 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     progress.close()
     if not records:
         raise ConfigError(f"no images in the {cfg.split} split of data={data_cfg.get('_target_')}")
-    with open(output_dir / "per_image.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(records[0]))
-        writer.writeheader()
-        writer.writerows(records)
+    rows = [ImageScores(**record) for record in records]
+    write_per_image(output_dir, rows)
 
     def mean(key: str) -> float:
-        return statistics.fmean(r[key] for r in records)
+        return statistics.fmean(getattr(row, key) for row in rows)
 
-    summary = {
-        "protocol": protocol,
-        "protocol_description": PROTOCOLS[protocol],
-        "protocol_source": protocol_source,
-        "ssim_variant": SSIM_VARIANTS[protocol],
-        "model": model_cfg.get("name"),
-        "model_source": "command line" if cfg.get("model") else "checkpoint",
-        "checkpoint": str(cfg.ckpt_path),
-        "checkpoint_sha256": file_digest(cfg.ckpt_path),
-        "split": cfg.split,
+    matlab = rows[0].ssim_matlab is not None
+    summary = EvalSummary(
+        protocol=protocol,
+        protocol_description=PROTOCOLS[protocol],
+        protocol_source=protocol_source,
+        ssim_variant=SSIM_VARIANTS[protocol],
+        model=model_cfg.get("name"),
+        model_source="command line" if cfg.get("model") else "checkpoint",
+        checkpoint=str(cfg.ckpt_path),
+        checkpoint_sha256=file_digest(cfg.ckpt_path),
+        split=cfg.split,
         **restorer.settings(),
-        "device": str(device),
-        "num_images": len(records),
-        "psnr": mean("psnr"),
-        "ssim": mean("ssim"),
-        "input_psnr": mean("input_psnr"),
-        "input_ssim": mean("input_ssim"),
-        **(
-            {
-                "ssim_matlab": mean("ssim_matlab"),
-                "input_ssim_matlab": mean("input_ssim_matlab"),
-                "ssim_matlab_variant": SSIM_MATLAB,
-            }
-            if "ssim_matlab" in records[0]
-            else {}
-        ),
-        "median_seconds": statistics.median(r["seconds"] for r in records),
-        "warmup": int(cfg.get("warmup", 1)),
-    }
-    with open(output_dir / "summary.json", "w") as f:
-        json.dump(summary, f, indent=2)
+        device=str(device),
+        num_images=len(rows),
+        psnr=mean("psnr"),
+        ssim=mean("ssim"),
+        input_psnr=mean("input_psnr"),
+        input_ssim=mean("input_ssim"),
+        ssim_matlab=mean("ssim_matlab") if matlab else None,
+        input_ssim_matlab=mean("input_ssim_matlab") if matlab else None,
+        ssim_matlab_variant=SSIM_MATLAB if matlab else None,
+        median_seconds=statistics.median(row.seconds for row in rows),
+        warmup=int(cfg.get("warmup", 1)),
+    )
+    summary.write(output_dir)
     if crops is not None:
-        crops.write(output_dir / CROPS_DIR)
+        crops.write(output_dir)
     log_to_loggers(cfg, summary, samples, apply_eval_identity(cfg, loaded.run_cfg, summary))
     print(
-        f"{summary['model']} ({summary['model_source']}), ensemble {summary['ensemble'] or 'none'}, "
-        f"on {len(records)} {cfg.split} images ({protocol} protocol, from {protocol_source}): "
-        f"PSNR {summary['psnr']:.2f} dB (input {summary['input_psnr']:.2f}), "
-        f"SSIM {summary['ssim']:.4f} (input {summary['input_ssim']:.4f}), "
-        f"{summary['median_seconds']:.3g} s/image -> {output_dir}",
+        f"{summary.model} ({summary.model_source}), ensemble {summary.ensemble or 'none'}, "
+        f"on {len(rows)} {cfg.split} images ({protocol} protocol, from {protocol_source}): "
+        f"PSNR {summary.psnr:.2f} dB (input {summary.input_psnr:.2f}), "
+        f"SSIM {summary.ssim:.4f} (input {summary.input_ssim:.4f}), "
+        f"{summary.median_seconds:.3g} s/image -> {output_dir}",
         flush=True,
     )
-    return summary
+    return summary.to_dict()
 
 
 def resolve_protocol(requested: str | None, run_cfg: DictConfig | None) -> tuple[str, str]:
@@ -154,7 +145,7 @@ def resolve_protocol(requested: str | None, run_cfg: DictConfig | None) -> tuple
 
 def log_to_loggers(
     cfg: DictConfig,
-    summary: dict[str, Any],
+    summary: EvalSummary,
     samples: list[list[Any]],
     run_config: dict[str, Any] | None = None,
 ) -> None:
@@ -165,15 +156,16 @@ def log_to_loggers(
         return
     from pytorch_lightning.loggers import WandbLogger
 
+    flat = summary.to_dict()
     numbers = {
         f"eval/{k}": v
-        for k, v in summary.items()
+        for k, v in flat.items()
         if isinstance(v, int | float) and not isinstance(v, bool)
     }
     for logger in loggers:
         logger.log_hyperparams(
             {
-                **{k: v for k, v in summary.items() if f"eval/{k}" not in numbers},
+                **{k: v for k, v in flat.items() if f"eval/{k}" not in numbers},
                 **(run_config or {}),
             }
         )

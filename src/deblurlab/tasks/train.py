@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities import rank_zero_only
 
-from deblurlab.atomic import remove_partial_files, write_json
+from deblurlab.atomic import remove_partial_files
 from deblurlab.data.roots import check_data_roots
 from deblurlab.lit.callbacks import EmbedConfig
 from deblurlab.lit.deblur_module import DeblurLitModule
@@ -42,6 +42,7 @@ from deblurlab.run.preflight import (
     finished_run,
 )
 from deblurlab.run.summary import log_final_metrics, print_summary
+from deblurlab.runfiles import TrainMetrics
 
 log = logging.getLogger("deblurlab")
 
@@ -141,14 +142,19 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         metrics["test/runtime_s"] = median_test_seconds(module)
         metrics["test/device"] = device_name(module.device)
 
-    metrics["protocol"] = cfg.get("protocol", "gopro")
-    # the images the best checkpoint was chosen on (test: no validation split, as the papers' code)
-    metrics["selected_on"] = datamodule.selected_on() if cfg.train else None
-    metrics["model"] = cfg.model.name
-    metrics.update(name=identity["name"], group=identity["group"], **cost)
-    metrics["best_ckpt"] = best_path
+    final = TrainMetrics(
+        scores=metrics,
+        protocol=cfg.get("protocol", "gopro"),
+        # the images the best checkpoint was chosen on (test: no validation split, as the papers' code)
+        selected_on=datamodule.selected_on() if cfg.train else None,
+        model=cfg.model.name,
+        name=identity.name,
+        group=identity.group,
+        best_ckpt=best_path,
+        **cost,
+    )
     if trainer.is_global_zero:
-        write_json(output_dir / "metrics.json", metrics)  # strict JSON: NaN -> null
-        log_final_metrics(trainer, metrics)
-        print_summary(metrics, trainer, output_dir)
-    return metrics
+        final.write(output_dir)
+        log_final_metrics(trainer, final)
+        print_summary(final, trainer, output_dir)
+    return final.to_dict()

@@ -6,7 +6,6 @@ only the outputs differ."""
 from __future__ import annotations
 
 import base64
-import json
 import os
 import re
 import shutil
@@ -16,10 +15,9 @@ import pytest
 from omegaconf import OmegaConf
 
 from deblurlab.cli.report import main
-from deblurlab.data import crops as crop_files
 from deblurlab.data.io import write_image
 from deblurlab.data.photos import load_builtin_photo
-from deblurlab.tasks import report_html
+from deblurlab.runfiles import CROP_KINDS, CropIndex, RunFolder
 from deblurlab.tasks.evaluate import evaluate
 from fixtures.browser import count_loaded_images, find_chromium, run_chromium
 from fixtures.checkpoints import tiny_checkpoint
@@ -66,7 +64,6 @@ def _strips(text: str) -> list[list[tuple[str, str, bytes]]]:
 
 
 def test_report_html_shows_every_runs_test_crops_and_they_load_in_a_browser(tmp_path, chromium):
-    assert report_html.CROPS_DIR == crop_files.CROPS_DIR and report_html.KINDS == crop_files.KINDS
     sweep = _sweep(tmp_path)
     main([str(sweep), "--out", str(tmp_path / "out")])
     page = tmp_path / "out" / "report.html"
@@ -83,13 +80,14 @@ def test_report_html_shows_every_runs_test_crops_and_they_load_in_a_browser(tmp_
     first = names[:2]
     for strip in strips:  # the first two test images by name, whole (40 x 52 < 256 px)
         assert [(kind, title) for kind, title, _ in strip] == [
-            (kind, f"{name} [0:40, 0:52]") for name in first for kind in crop_files.KINDS
+            (kind, f"{name} [0:40, 0:52]") for name in first for kind in CROP_KINDS
         ]
     for (kind, _, one), (_, _, other) in zip(*strips, strict=True):
         assert (one == other) == (kind != "output"), kind  # same inputs, different networks
-    saved = sweep / "eval" / "0" / crop_files.CROPS_DIR  # the files the evaluation saved
-    index = json.loads((saved / crop_files.INDEX).read_text())["crops"]
-    files = [(saved / entry[kind]).read_bytes() for entry in index for kind in crop_files.KINDS]
+    evaluated = sweep / "eval" / "0"  # the files the evaluation saved
+    saved = RunFolder(evaluated).crops_dir
+    index = CropIndex.read(evaluated).crops
+    files = [(saved / entry.file(kind)).read_bytes() for entry in index for kind in CROP_KINDS]
     assert [png for _, _, png in strips[0]] == files
 
     loaded, total = count_loaded_images(chromium, page, tmp_path)

@@ -7,7 +7,7 @@ import json
 import pytest
 from omegaconf import OmegaConf
 
-from deblurlab.tasks.report import report
+from deblurlab.report import report
 from fixtures.config import TINY_NET, run_cli
 from fixtures.datasets import make_gopro
 

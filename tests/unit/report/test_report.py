@@ -11,7 +11,7 @@ import csv
 import pytest
 
 from deblurlab.cli.report import main
-from deblurlab.tasks.report import report
+from deblurlab.report import report
 from fixtures.runs import train_metrics, write_run
 
 PLUS_PAPER = {
