@@ -25,16 +25,16 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig
 
 from deblurlab.errors import CheckpointError, ConfigError
+from deblurlab.runfiles import RunFolder
 
 if TYPE_CHECKING:
     from torch import nn
 
-RUN_MARK = "run.json"  # written by the run that owns the folder (see run.identity)
-
 
 def holds_run(folder: Path) -> bool:
     """True when ``folder`` holds (or held) a deblurlab training run."""
-    return (folder / RUN_MARK).exists() or (folder / "checkpoints").is_dir()
+    files = RunFolder(folder)
+    return files.run_json.exists() or files.checkpoints.is_dir()
 
 
 def run_folder_taken(folder: Path) -> ConfigError:
@@ -49,10 +49,11 @@ def claim_run_folder(folder: Path) -> None:
     """Claim ``folder`` for a new run (not a resume): refuse one that holds a run, and make two
     runs started at once in the same folder fail in all but one (``run.json`` created
     exclusively, filled in later by the run's identity)."""
-    if (folder / "checkpoints").is_dir():
+    files = RunFolder(folder)
+    if files.checkpoints.is_dir():
         raise run_folder_taken(folder)
     try:
-        fd = os.open(folder / RUN_MARK, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        fd = os.open(files.run_json, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
     except FileExistsError:
         raise run_folder_taken(folder) from None
     os.close(fd)

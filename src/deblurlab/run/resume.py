@@ -15,6 +15,7 @@ from pathlib import Path
 
 from deblurlab.errors import ConfigError
 from deblurlab.run.command_line import read_command_line, resume_folder
+from deblurlab.runfiles import RunFolder
 
 RESUME_RECORD = ".hydra-resume"
 REPLACED = ("resume", "ckpt_path")  # set by the rewrite: the run's folder and its last.ckpt
@@ -27,9 +28,10 @@ def _quote(value: str) -> str:
 
 def last_checkpoint(run_dir: Path) -> Path:
     """``run_dir/checkpoints/last.ckpt``, with a one-line error when the run cannot be continued."""
-    if not (run_dir / ".hydra" / "config.yaml").is_file():
+    files = RunFolder(run_dir)
+    if not files.hydra_config.is_file():
         raise ConfigError(f"resume={run_dir}: not a deblurlab run folder (no .hydra/config.yaml)")
-    ckpt = run_dir / "checkpoints" / "last.ckpt"
+    ckpt = files.checkpoints / "last.ckpt"
     if not ckpt.is_file():
         raise ConfigError(f"resume={run_dir}: no checkpoints/last.ckpt to continue from")
     return ckpt
