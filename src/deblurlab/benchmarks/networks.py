@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from deblurlab.benchmarks import BenchOptions
-from deblurlab.inference import Restorer
+from deblurlab.inference import Restorer, load_restorer
 
 # name -> (constructor in deblurlab.models, the tiny settings --quick uses)
 NETWORKS: dict[str, tuple[str, dict[str, object]]] = {
@@ -42,9 +42,7 @@ def network_makers(opts: BenchOptions, default: list[str]) -> dict[str, Callable
     """Label -> maker of a fresh copy of each network to measure: the checkpoint's (``--ckpt``),
     else ``--networks`` (or ``default``) with seeded random weights. The makers pickle, so a
     memory probe's process can build its own copy."""
-    if opts.ckpt:
-        from deblurlab.inference import load_restorer  # the loading commands' own rebuild
-
+    if opts.ckpt:  # rebuilt the way eval and predict rebuild it
         restorer, loaded = load_restorer(opts.ckpt, device="cpu")
         net = restorer.net.to(memory_format=torch.contiguous_format)
         return {f"{loaded.model_cfg.name} from {opts.ckpt}": functools.partial(copy.deepcopy, net)}
