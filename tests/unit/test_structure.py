@@ -41,6 +41,20 @@ FORBIDDEN: dict[str, set[str]] = {
     "run": {"tasks", "cli"},
     "tasks": {"cli"},
     "benchmarks": {"cli"},
+    # the report reads run folders only: it can run where no torch is installed
+    "report": {
+        "cli",
+        "tasks",
+        "run",
+        "lit",
+        "inference",
+        "models",
+        "losses",
+        "data",
+        "metrics",
+        "benchmarks",
+        "checkpoint",
+    },
 }
 # single modules and packages anyone may use (the registry imports the classes it names only when
 # a config asks for one, through importlib)
@@ -53,6 +67,7 @@ BOTTOM = {
     "registry",
     "atomic",
     "hardware",
+    "runfiles",
 }
 
 
