@@ -49,8 +49,9 @@ _OWN: dict[str, dict[str, tuple[str, ...]]] = {
 _NODE_KEYS = ("_target_", "_partial_")
 
 
-def _torch_classes(module_name: str, bases: tuple[str, ...]) -> dict[str, str]:
-    """``{dotted name: "module:attr"}`` of the public subclasses of ``bases`` in a torch module."""
+def _torch_classes(module_name: str, bases: tuple[str, ...], base: str) -> dict[str, str]:
+    """``{dotted name: "module:attr"}`` of the public subclasses of ``bases`` in a torch module,
+    leaving out the abstract ``base``."""
     module = importlib.import_module(module_name)
     base_types = tuple(getattr(module, b) for b in bases)
     return {
@@ -58,7 +59,7 @@ def _torch_classes(module_name: str, bases: tuple[str, ...]) -> dict[str, str]:
         for name, obj in vars(module).items()
         if inspect.isclass(obj)
         and issubclass(obj, base_types)
-        and obj not in base_types
+        and obj is not getattr(module, base)
         and not name.startswith("_")
     }
 
@@ -72,8 +73,10 @@ def registered() -> dict[str, str]:
             for name in names:
                 table[f"{package}.{name}"] = f"{package}.{submodule}:{name}"
                 table[f"{package}.{submodule}.{name}"] = f"{package}.{submodule}:{name}"
-    table.update(_torch_classes("torch.optim", ("Optimizer",)))
-    table.update(_torch_classes("torch.optim.lr_scheduler", ("LRScheduler", "ReduceLROnPlateau")))
+    table.update(_torch_classes("torch.optim", ("Optimizer",), "Optimizer"))
+    # ReduceLROnPlateau is not an LRScheduler in every torch version
+    schedules = ("LRScheduler", "ReduceLROnPlateau")
+    table.update(_torch_classes("torch.optim.lr_scheduler", schedules, "LRScheduler"))
     for point in entry_points(group=ENTRY_POINT_GROUP):
         # the entry point's name is the spelling configs use; its value is where the object lives
         table[point.name] = point.value
