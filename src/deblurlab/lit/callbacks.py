@@ -1,5 +1,5 @@
-"""Callbacks: validation image grids, fixed test crops, and the resolved config embedded in every
-checkpoint."""
+"""Callbacks: validation image grids and fixed test crops (the checkpoint callbacks live in
+:mod:`deblurlab.lit.checkpointing`)."""
 
 from __future__ import annotations
 
@@ -113,16 +113,3 @@ class TestCropSaver(pl.Callback):
     @rank_zero_only
     def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.crops.write(self.run_dir)
-
-
-class EmbedConfig(pl.Callback):
-    """Store the resolved run configuration in every checkpoint (``checkpoint["deblurlab_config"]``),
-    so evaluation and prediction need nothing but the ``.ckpt`` file."""
-
-    def __init__(self, config: dict[str, Any]) -> None:
-        self.config = config
-
-    def on_save_checkpoint(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
-    ) -> None:
-        checkpoint["deblurlab_config"] = self.config

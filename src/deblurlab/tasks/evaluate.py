@@ -20,14 +20,14 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-from deblurlab.checkpoint import file_digest
+from deblurlab.checkpoint import file_digest, rebuild
 from deblurlab.data.crops import TestCrops
 from deblurlab.data.roots import check_data_roots
 from deblurlab.errors import ConfigError
-from deblurlab.inference.loading import load_restorer_from_config
+from deblurlab.inference.loading import load_restorer_from_config, trust_list
+from deblurlab.lit.build import instantiate_group
 from deblurlab.metrics import PROTOCOLS, SSIM_MATLAB, SSIM_VARIANTS, batch_scores, per_image_records
 from deblurlab.quantize import to_uint8
-from deblurlab.run.build import instantiate_group
 from deblurlab.run.identity import apply_eval_identity
 from deblurlab.runfiles import EvalSummary, ImageScores, write_per_image
 from deblurlab.timing import timed
@@ -44,15 +44,20 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     check_data_roots(cfg.get("data"))  # before the checkpoint is read
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    restorer, loaded = load_restorer_from_config(cfg)
+    # the checkpoint's data section is checked (and later built) only when no data= is given
+    sections = ("model",) if cfg.get("data") else ("model", "data")
+    restorer, loaded = load_restorer_from_config(cfg, sections)
     protocol, protocol_source = resolve_protocol(cfg.get("protocol"), loaded.run_cfg)
     model_cfg, device = loaded.model_cfg, restorer.device
-    data_cfg = cfg.get("data") or (loaded.run_cfg.data if loaded.run_cfg is not None else None)
+    data_cfg = cfg.get("data") or (loaded.run_cfg.get("data") if loaded.run_cfg else None)
     if data_cfg is None:
         raise ConfigError("no dataset: pass data=<name> (and data.root=...)")
-    if not cfg.get("data"):
+    if cfg.get("data"):
+        datamodule = instantiate(data_cfg)
+    else:
         check_data_roots(data_cfg, origin=" (the checkpoint's data; pass data=... data.root=...)")
-    datamodule = instantiate(data_cfg)
+        # built from the checkpoint: through the registry only
+        datamodule = rebuild(data_cfg, "data", cfg.ckpt_path, trust_list(cfg))
     if cfg.split == "val":
         datamodule.setup("validate")
         loader = datamodule.val_dataloader()

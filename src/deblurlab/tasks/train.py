@@ -21,7 +21,8 @@ from pytorch_lightning.utilities import rank_zero_only
 
 from deblurlab.atomic import remove_partial_files
 from deblurlab.data.roots import check_data_roots
-from deblurlab.lit.callbacks import EmbedConfig
+from deblurlab.lit.build import build_module, build_trainer, warn_unregistered
+from deblurlab.lit.checkpointing import EmbedConfig
 from deblurlab.lit.deblur_module import DeblurLitModule
 from deblurlab.lit.wandb_callbacks import (
     WandbBestMetrics,
@@ -30,7 +31,6 @@ from deblurlab.lit.wandb_callbacks import (
     take_log_model,
 )
 from deblurlab.models.macs import REFERENCE_SIZE, count_macs
-from deblurlab.run.build import build_module, build_trainer
 from deblurlab.run.csv_log import keep_earlier_csv_log, remember_csv_columns
 from deblurlab.run.identity import apply_identity, load_or_create_identity
 from deblurlab.run.preflight import (
@@ -95,7 +95,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         keep_earlier_csv_log(cfg, output_dir)
 
     datamodule = instantiate(cfg.data)
-    module = build_module(cfg)
+    if rank_zero:
+        warn_unregistered(cfg)  # the run's checkpoints would need trust= to load
+    module = build_module(cfg, DeblurLitModule)
     check_schedule(cfg, module)
     start = check_start_checkpoint(cfg.ckpt_path, module) if cfg.get("ckpt_path") else None
     if start is not None and cfg.get("resume"):
