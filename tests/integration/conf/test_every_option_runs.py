@@ -45,9 +45,9 @@ TEST_ONLY = {"hide"}
 
 def _skip_reason(group: str, option: str, cfg: DictConfig) -> str | None:
     if cfg.trainer.get("accelerator") == "gpu" and not torch.cuda.is_available():
-        return "GPU trainer (its keys are checked in tests/test_configs.py)"
+        return "GPU trainer (its keys are checked in tests/integration/conf/test_configs.py)"
     if cfg.trainer.get("devices", 1) not in (1, "1", "auto"):
-        return "several processes: tests/cli/test_ddp.py runs trainer=ddp_cpu end to end"
+        return "several processes: tests/e2e/cli/test_ddp.py runs trainer=ddp_cpu end to end"
     if group == "hparams_search":
         pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
     return None
