@@ -16,8 +16,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from deblurlab.registry import build, check
 from deblurlab.errors import CheckpointError
+from deblurlab.registry import build, check
 
 # The key under which deblurlab's EmbedConfig callback stores the resolved run config.
 CONFIG_KEY = "deblurlab_config"
@@ -57,8 +57,9 @@ def embedded_config(
 
     ``sections`` (of ``model``, ``loss``, ``data``, ``schedule``) are the ones the caller builds:
     each is checked (:func:`deblurlab.registry.check`: registered or ``trust``-ed names, argument
-    names that bind) and kept; the other built sections, and every section naming anything to
-    build, are dropped, so nothing left can run code the file chose. Raises CheckpointError naming
+    names that bind) and kept; the other built sections are kept only when they pass the same
+    check, and every other section naming anything to build is dropped, so nothing left can run
+    code the file chose. Raises CheckpointError naming
     the file (and the key) when there is no config or a checked section is refused.
     """
     config = checkpoint.get(CONFIG_KEY) if isinstance(checkpoint, dict) else None
@@ -77,7 +78,14 @@ def embedded_config(
                     f"{path}: embedded config model.net: missing or not a mapping"
                 )
             check(value, name, str(path), trust)
-        elif name in BUILT_SECTIONS or _has_target(value):
+        elif name in BUILT_SECTIONS:
+            # not built by this caller: kept (e.g. as a W&B column) only when it would pass the
+            # same check, so nothing kept names a class the registry does not know
+            try:
+                check(value, name, str(path), trust)
+            except CheckpointError:
+                continue
+        elif _has_target(value):
             continue
         found = _interpolation(value, str(name))
         if found:

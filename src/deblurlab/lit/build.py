@@ -21,7 +21,6 @@ from omegaconf import DictConfig, ListConfig
 from pytorch_lightning.callbacks import LearningRateMonitor
 from torch import nn
 
-from deblurlab.registry import ENTRY_POINT_GROUP, unregistered_targets
 from deblurlab.checkpoint import (
     check_fit,
     embedded_config,
@@ -33,6 +32,7 @@ from deblurlab.checkpoint import (
 from deblurlab.errors import CheckpointError
 from deblurlab.inference.ensemble import SelfEnsemble
 from deblurlab.lit.checkpointing import AtomicCheckpointIO
+from deblurlab.registry import ENTRY_POINT_GROUP, unregistered_targets
 
 log = logging.getLogger("deblurlab")
 

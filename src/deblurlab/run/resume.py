@@ -15,6 +15,7 @@ from pathlib import Path
 
 from deblurlab.errors import ConfigError
 from deblurlab.run.command_line import read_command_line, resume_folder
+from deblurlab.run.config import config_groups
 from deblurlab.runfiles import RunFolder
 
 RESUME_RECORD = ".hydra-resume"
@@ -40,8 +41,8 @@ def last_checkpoint(run_dir: Path) -> Path:
 def resume_argv(argv: list[str]) -> list[str]:
     """Rewrite ``argv`` (without the program name) for ``resume=<run dir>``; unchanged without it.
 
-    Raises ConfigError for a folder that is not a finished-or-interrupted run, and for a multirun
-    (one run is continued at a time).
+    Raises ConfigError for a folder that is not a finished-or-interrupted run, for a multirun
+    (one run is continued at a time) and for a config-group choice (the run keeps its own).
     """
     command_line = read_command_line(argv)
     value = resume_folder(command_line)
@@ -51,6 +52,16 @@ def resume_argv(argv: list[str]) -> list[str]:
         raise ConfigError("resume=... continues one run; drop -m/--multirun")
     run_dir = Path(value).expanduser().resolve()
     ckpt = last_checkpoint(run_dir)
+    groups = config_groups()
+    for override in command_line.overrides:
+        # the run's saved config is one flat file: a group choice there would replace a whole
+        # section by the option's name instead of composing the option's file
+        if override.key_or_group in groups and not override.is_delete():
+            raise ConfigError(
+                f"resume={run_dir}: {override.input_line} chooses a config group, but a resumed "
+                f"run keeps the groups it started with; set its keys instead "
+                f"({override.key_or_group}.<key>=...)"
+            )
     replaced = {o.input_line for o in command_line.overrides if o.key_or_group in REPLACED}
     rest = [a for a in argv if a not in replaced]
     return [

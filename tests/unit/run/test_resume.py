@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from deblurlab.errors import ConfigError
@@ -40,3 +42,13 @@ def test_resume_null_leaves_the_command_line_alone_and_a_sweep_is_refused(tmp_pa
     assert resume_argv(["resume=null", "seed=1"]) == ["resume=null", "seed=1"]
     with pytest.raises(ConfigError, match="drop -m"):
         resume_argv(["--multirun", f"resume={_run_folder(tmp_path, 'run')}"])
+
+
+@pytest.mark.parametrize("given", ["logger=csv", "+model=sgenet", "debug=smoke"])
+def test_a_group_choice_on_resume_is_one_line_naming_it(tmp_path, given):
+    run = _run_folder(tmp_path, "run")
+    with pytest.raises(ConfigError, match=re.escape(f"{given} chooses a config group")) as error:
+        resume_argv([f"resume={run}", given])
+    assert "\n" not in str(error.value)
+    # keys inside a group still change the resumed run
+    assert resume_argv([f"resume={run}", "logger.csv.name=x"])[-1] == "logger.csv.name=x"
