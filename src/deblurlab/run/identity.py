@@ -15,6 +15,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from deblurlab.run.command_line import read_overrides
 from deblurlab.runfiles import EvalSummary, RunIdentity
 
 MAX_NAME = 120
@@ -68,12 +69,15 @@ class Launch:
 
 def short_override(override: str) -> str | None:
     """``model.net.fusion=concat`` -> ``fusion=concat``; None for overrides kept out of names."""
-    key, sep, value = override.lstrip("+~").partition("=")
-    if not sep:
+    (parsed,) = read_overrides([override])
+    key = parsed.key_or_group
+    if parsed.is_delete():
         return None
     if any(key == k or key.startswith((k + ".", k + "/")) for k in _NOT_IN_NAME):
         return None
-    return f"{key.replace('/', '.').rsplit('.', 1)[-1]}={value}"
+    value = parsed.value()
+    text = value if isinstance(value, str) else parsed.get_value_element_as_str()
+    return f"{key.replace('/', '.').rsplit('.', 1)[-1]}={text}"
 
 
 def run_name(model_name: str, overrides: list[str] | tuple[str, ...]) -> str:
@@ -112,7 +116,7 @@ def wandb_group(group: str | None, name: str, wandb_id: str, debug: str | None) 
 
 def new_identity(cfg: DictConfig, launch: Launch) -> RunIdentity:
     """A fresh identity for ``cfg``'s run (an explicit ``run_name=...`` override is kept)."""
-    explicit = any(o.lstrip("+").startswith("run_name=") for o in launch.overrides)
+    explicit = any(o.key_or_group == "run_name" for o in read_overrides(launch.overrides))
     name = str(cfg.run_name) if explicit else run_name(str(cfg.model.name), launch.overrides)
     group, wandb_id = run_group(launch), uuid.uuid4().hex[:12]
     return RunIdentity(

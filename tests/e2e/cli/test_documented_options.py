@@ -1,4 +1,4 @@
-"""Options that users type and the issue found broken: logger=none, trainer.max_steps (and the other
+"""Options that users type and that are easy to break silently: logger=none, trainer.max_steps (and the other
 common Trainer keys) without `+`, DeblurLitModule.load_from_checkpoint(path) with no arguments,
 and a GoPro experiment without data.root."""
 

@@ -36,6 +36,10 @@ from fixtures.config import compose_config
         ("logger=csv", None),
         ("debug=smoke", None),
         ("resume=/runs/x", None),
+        # read as Hydra reads them: quotes are not part of the value, a deletion changes nothing
+        ("model.net.fusion='sum'", "fusion=sum"),
+        ("++model.net.num_res=2", "num_res=2"),
+        ("~seed", None),
     ],
 )
 def test_overrides_shorten_to_what_changes_the_trained_model(override, short):
