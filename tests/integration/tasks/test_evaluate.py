@@ -19,6 +19,7 @@ from deblurlab.metrics import SSIM_VARIANTS, evaluate_pair
 from deblurlab.quantize import to_uint8
 from deblurlab.run.task import run_task
 from deblurlab.tasks.evaluate import evaluate
+from fixtures.checkpoints import tiny_checkpoint
 from fixtures.config import TINY, TINY_NET, compose_config
 
 ODD_DATA = ["data.source.eval_size=[37,45]", "data.source.test_samples=2"]
@@ -199,19 +200,8 @@ def test_with_wandb_the_summary_and_a_table_of_sample_images_are_logged(
 @pytest.fixture(scope="module")
 def realblur_checkpoint(tmp_path_factory) -> Path:
     """A tiny checkpoint whose run was trained and validated under the realblur protocol."""
-    out = tmp_path_factory.mktemp("ckpt_rb")
-    cfg = compose_config("train", TINY + ODD_DATA + ["protocol=realblur"], out)
-    torch.manual_seed(0)
-    net = instantiate(cfg.model.net)
-    torch.save(
-        {
-            "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()},
-            "pytorch-lightning_version": "2.6.0",
-            "deblurlab_config": OmegaConf.to_container(cfg, resolve=True),
-        },
-        out / "rb.ckpt",
-    )
-    return out / "rb.ckpt"
+    overrides = [*ODD_DATA, "protocol=realblur"]
+    return tiny_checkpoint(tmp_path_factory.mktemp("ckpt_rb"), overrides=overrides)
 
 
 def test_eval_takes_the_protocol_of_the_checkpoint_unless_the_command_line_names_one(

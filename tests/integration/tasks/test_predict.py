@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
 
 from deblurlab.data.io import read_image
 from deblurlab.inference import Restorer
 from deblurlab.quantize import to_uint8
 from deblurlab.run.task import run_task
 from deblurlab.tasks.predict import predict
+from fixtures.checkpoints import tiny_checkpoint
 from fixtures.config import TINY, compose_config
 from fixtures.datasets import PHOTO_SIZES as SIZES
 from fixtures.datasets import write_photos
@@ -24,19 +24,7 @@ from fixtures.datasets import write_photos
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory) -> Path:
     """A deblurlab checkpoint of a tiny MIMO-UNet (random weights, embedded config)."""
-    out = tmp_path_factory.mktemp("ckpt")
-    cfg = compose_config("train", TINY, out)
-    torch.manual_seed(0)
-    net = instantiate(cfg.model.net)
-    torch.save(
-        {
-            "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()},
-            "pytorch-lightning_version": "2.6.0",
-            "deblurlab_config": OmegaConf.to_container(cfg, resolve=True),
-        },
-        out / "tiny.ckpt",
-    )
-    return out / "tiny.ckpt"
+    return tiny_checkpoint(tmp_path_factory.mktemp("ckpt"))
 
 
 @pytest.fixture
