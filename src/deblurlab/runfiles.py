@@ -181,9 +181,8 @@ class TrainMetrics:
 
     scores: dict[str, Any] = field(default_factory=dict)
     protocol: str
-    selected_on: str | None = (
-        None  # test | val | train_holdout: where the best checkpoint was chosen
-    )
+    # where the best checkpoint was chosen: test | val | train_holdout
+    selected_on: str | None = None
     model: str
     name: str | None = None
     group: str | None = None

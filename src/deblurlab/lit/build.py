@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig, ListConfig
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from pytorch_lightning.callbacks import LearningRateMonitor
 from torch import nn
 
@@ -116,8 +116,6 @@ def warn_unregistered(cfg: DictConfig) -> list[str]:
     """Log one warning line per ``_target_`` in the built sections of ``cfg`` that is not
     registered: this run's checkpoints will load only with ``trust=`` or once it is registered.
     Returns the warned lines."""
-    from omegaconf import OmegaConf
-
     lines = []
     for section in ("model", "loss", "data", "schedule"):
         node = cfg.get(section)
