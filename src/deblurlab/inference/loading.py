@@ -29,6 +29,7 @@ from deblurlab.checkpoint import (
     read_checkpoint,
     rebuild,
 )
+from deblurlab.checkpoint.official import OFFICIAL_WORD, resolve_pretrained
 from deblurlab.errors import ConfigError
 from deblurlab.inference.restorer import Restorer
 
@@ -141,9 +142,10 @@ def load_restorer_from_config(
 ) -> tuple[Restorer, LoadedRun]:
     """:func:`load_restorer` with the keys of the commands' configs (eval.yaml, predict.yaml):
     ``ckpt_path``, ``model`` (optional), ``ensemble``, ``tile``, ``overlap``, ``precision``,
-    ``device``, ``trust``."""
+    ``device``, ``trust``; ``pretrained=official`` (with ``model=<name>``) scores the authors'
+    released file for that network instead of ``ckpt_path``."""
     return load_restorer(
-        cfg.ckpt_path,
+        checkpoint_from_config(cfg),
         model_cfg=cfg.get("model"),
         ensemble=cfg.get("ensemble"),
         tile=cfg.get("tile"),
@@ -153,6 +155,29 @@ def load_restorer_from_config(
         trust=trust_list(cfg),
         sections=sections,
     )
+
+
+def checkpoint_from_config(cfg: DictConfig) -> Path:
+    """The file a command scores: ``ckpt_path``, or with ``pretrained=official`` the released file
+    of ``model.name`` (downloaded into the cache when missing)."""
+    pretrained, ckpt_path = cfg.get("pretrained"), cfg.get("ckpt_path")
+    if pretrained is not None:
+        if str(pretrained) != OFFICIAL_WORD:
+            raise ConfigError(
+                f"pretrained: expected 'official' (or pass the file as ckpt_path=...), got {pretrained!r}"
+            )
+        if ckpt_path is not None:
+            raise ConfigError("pass either ckpt_path=... or pretrained=official, not both")
+        model = cfg.get("model")
+        if model is None:
+            raise ConfigError("pretrained=official needs model=<name> (which network's release)")
+        return resolve_pretrained(OFFICIAL_WORD, model.get("name"))
+    if ckpt_path is None:
+        raise ConfigError(
+            "ckpt_path: missing (a deblurlab .ckpt or an official .pkl with model=...; "
+            "or pretrained=official model=<name>)"
+        )
+    return Path(str(ckpt_path)).expanduser()
 
 
 def trust_list(cfg: DictConfig) -> list[str]:
