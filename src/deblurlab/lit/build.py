@@ -18,7 +18,7 @@ import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
-from pytorch_lightning.callbacks import LearningRateMonitor
+from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from torch import nn
 
 from deblurlab.checkpoint import (
@@ -197,9 +197,13 @@ def build_trainer(cfg: DictConfig, callbacks: list[pl.Callback]) -> pl.Trainer:
     configured = instantiate_group(cfg.get("callbacks"))
     if not loggers:  # logger=none: nothing would receive the learning rate (Lightning refuses)
         configured = [c for c in configured if not isinstance(c, LearningRateMonitor)]
+    callbacks = configured + callbacks
     return instantiate(
         cfg.trainer,
-        callbacks=configured + callbacks,
+        callbacks=callbacks,
+        # Lightning adds a ModelCheckpoint of its own when none is configured: callbacks=none
+        # (or a group without one) means no checkpoints at all
+        enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
         logger=loggers if loggers else False,
         # atomic writes in the checkpoint's own folder; reads with weights_only=True
         plugins=[AtomicCheckpointIO()],

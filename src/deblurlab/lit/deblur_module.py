@@ -14,6 +14,7 @@ from torch import distributed as dist
 from torch import nn
 from torchmetrics import MaxMetric
 
+from deblurlab.errors import CheckpointError
 from deblurlab.metrics import batch_scores, check_protocol, per_image_records
 from deblurlab.timing import timed
 
@@ -251,10 +252,20 @@ class DeblurLitModule(pl.LightningModule):
         schedules, and what installed packages register); ``trust`` names further classes the
         caller allows (``trust=["mypkg.nets.MyNet"]``). With extra arguments (``net=...``,
         ``hparams_file``) Lightning's own loader is used.
+
+        Checkpoints are always read as data (``weights_only=True``, what Lightning's own argument
+        asks for); ``weights_only=False`` is refused with a ``CheckpointError``, as reading a file
+        that way can run code stored in it.
         """
+        weights_only = kwargs.pop("weights_only", None)
+        if weights_only is False:
+            raise CheckpointError(
+                f"{checkpoint_path}: deblurlab reads checkpoints as data only (weights_only=True); "
+                "weights_only=False is not supported"
+            )
         if kwargs or hparams_file is not None:
             return super().load_from_checkpoint(  # type: ignore[return-value]
-                checkpoint_path, map_location, hparams_file, strict, **kwargs
+                checkpoint_path, map_location, hparams_file, strict, weights_only=True, **kwargs
             )
         from deblurlab.lit.build import module_from_checkpoint  # files are read outside this module
 
