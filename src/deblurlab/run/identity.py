@@ -87,6 +87,19 @@ def run_name(model_name: str, overrides: list[str] | tuple[str, ...]) -> str:
     return name if len(name) <= MAX_NAME else name[: MAX_NAME - 3] + "..."
 
 
+def explicit_name(cfg: DictConfig, launch: Launch) -> str | None:
+    """The name given with ``run_name=...`` on the command line (None without one): as given for
+    one run; ``<run_name>/<key=value> ...`` for a job of a sweep, so that the sweep's jobs keep
+    distinct names."""
+    if not any(o.key_or_group == "run_name" for o in read_overrides(launch.overrides)):
+        return None
+    name = str(cfg.run_name)
+    changes = [s for s in map(short_override, launch.overrides) if s]
+    if launch.sweep_dir is not None and changes:
+        name = f"{name}/{' '.join(changes)}"
+    return name if len(name) <= MAX_NAME else name[: MAX_NAME - 3] + "..."
+
+
 def run_group(launch: Launch) -> str | None:
     """The experiment's name, else the hyper-parameter search's, else the sweep folder's name."""
     for group in ("experiment", "hparams_search"):
@@ -115,9 +128,9 @@ def wandb_group(group: str | None, name: str, wandb_id: str, debug: str | None) 
 
 
 def new_identity(cfg: DictConfig, launch: Launch) -> RunIdentity:
-    """A fresh identity for ``cfg``'s run (an explicit ``run_name=...`` override is kept)."""
-    explicit = any(o.key_or_group == "run_name" for o in read_overrides(launch.overrides))
-    name = str(cfg.run_name) if explicit else run_name(str(cfg.model.name), launch.overrides)
+    """A fresh identity for ``cfg``'s run (an explicit ``run_name=...`` is kept: see
+    :func:`explicit_name`)."""
+    name = explicit_name(cfg, launch) or run_name(str(cfg.model.name), launch.overrides)
     group, wandb_id = run_group(launch), uuid.uuid4().hex[:12]
     return RunIdentity(
         name=name,
@@ -174,13 +187,17 @@ def _data_label(data_cfg: Any) -> str | None:
 
 
 def apply_eval_identity(
-    cfg: DictConfig, train_cfg: DictConfig | None, summary: EvalSummary
+    cfg: DictConfig,
+    train_cfg: DictConfig | None,
+    summary: EvalSummary,
+    launch: Launch | None = None,
 ) -> dict[str, Any]:
     """Join an evaluation's W&B run to the training run that made its checkpoint.
 
     Sets the eval config's W&B logger (if any) to ``job_type=eval``, the training run's W&B group
     (a release weight file gets a group of its own: ``release <file name>``) and a name saying
-    what was scored where. Returns the config to log with it: the training run's config at the top
+    what was scored where, or the name given with ``run_name=...`` (see :func:`explicit_name`;
+    ``launch`` defaults to the running job's). Returns the config to log with it: the training run's config at the top
     level (so the same columns line up in the W&B table and in parallel coordinates), the
     evaluation settings under ``eval`` (checkpoint, its SHA-256 prefix, protocol, split, data,
     inference settings), ``train_run_id``, and ``train_artifact`` when the training run logged
@@ -219,7 +236,9 @@ def apply_eval_identity(
     with open_dict(cfg):
         wandb = (cfg.get("logger") or {}).get("wandb")
         if wandb and str(wandb.get("_target_", "")).endswith("WandbLogger"):
-            wandb.name = f"eval {train_name} on {data or summary.split} ({summary.protocol})"
+            given = explicit_name(cfg, launch if launch is not None else Launch.current())
+            default = f"eval {train_name} on {data or summary.split} ({summary.protocol})"
+            wandb.name = given or default
             wandb.group = group
             wandb.job_type = "eval"
     return config
