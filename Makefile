@@ -6,6 +6,13 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.deblurlab-installed
 ARGS ?=
+# The torch wheel for this machine: PyTorch's CPU-only index where no NVIDIA GPU answers nvidia-smi
+# (pip's default would bring the CUDA build and its libraries), pip's default index (the CUDA
+# build) where one does. TORCH_INDEX=<url> chooses any index (e.g. .../whl/cu126); TORCH_INDEX=
+# (empty) always uses pip's default.
+CPU_TORCH_INDEX := https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?= $(shell nvidia-smi -L >/dev/null 2>&1 || echo $(CPU_TORCH_INDEX))
+TORCH_PIN := $(shell sed -n 's/^ *"\(torch==[^"]*\)",*$$/\1/p' pyproject.toml)
 # parallel test workers (pytest-xdist): one per CPU core; TEST_WORKERS=0 runs in this process
 TEST_WORKERS ?= auto
 
@@ -18,10 +25,11 @@ help: ## list the targets
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(if $(TORCH_INDEX),$(BIN)/python -m pip install --quiet '$(TORCH_PIN)' --index-url $(TORCH_INDEX))
 	$(BIN)/python -m pip install --quiet -e '.[dev,slurm,optuna,export,demo]'
 	@touch $(STAMP)
 
-install: $(STAMP) ## create .venv with the pinned dependencies (torch==2.13.0 CPU) and deblurlab
+install: $(STAMP) ## create .venv: pinned dependencies, torch CPU or CUDA build for this machine (TORCH_INDEX=...)
 	@echo "deblurlab installed in $(VENV)"
 
 train: $(STAMP) ## quick start: train MIMO-UNet on the built-in synthetic data (CPU, a few minutes)
