@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 
 from deblurlab.report import report
+from deblurlab.report.stats import RESAMPLES, SEED
 from deblurlab.run.task import run_task
 
 
@@ -22,8 +23,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--out", type=Path, default=None, help="output folder (default: the first path)"
     )
+    parser.add_argument(
+        "--resamples",
+        type=int,
+        default=RESAMPLES,
+        help=f"paired bootstrap resamples of the test images (default {RESAMPLES})",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=SEED, help=f"the bootstrap's seed (default {SEED})"
+    )
     args = parser.parse_args(argv)
-    run_task(report, args.paths, args.out)
+    if args.resamples < 1:
+        parser.error(f"--resamples must be >= 1, got {args.resamples}")
+    run_task(report, args.paths, args.out, args.resamples, args.seed)
 
 
 if __name__ == "__main__":

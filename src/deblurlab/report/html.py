@@ -17,7 +17,7 @@ import html
 from pathlib import Path
 
 from deblurlab.errors import DataError
-from deblurlab.report.table import COLUMNS, FOOTER, Cell, Note, Row, Table
+from deblurlab.report.table import COLUMNS, FOOTER, Cell, Note, Row, Section, Table
 from deblurlab.runfiles import CROP_KINDS, CropIndex, RunFolder
 
 STYLE = """
@@ -40,7 +40,7 @@ def embed_png(path: Path) -> str:
 
 def _cell(cell: Cell) -> str:
     text = html.escape(cell.text)
-    return f"<td><b>{text}</b></td>" if cell.refused else f"<td>{text}</td>"
+    return f"<td><b>{text}</b></td>" if cell.bold else f"<td>{text}</td>"
 
 
 def _note(note: Note) -> str:
@@ -54,10 +54,24 @@ def _note(note: Note) -> str:
     return f"<p>{''.join(parts)}</p>"
 
 
-def _table(table: Table) -> str:
-    lines = ["<table>", "<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS) + "</tr>"]
-    lines += ["<tr>" + "".join(map(_cell, cells)) + "</tr>" for cells in table.cells()]
+def _grid(columns: tuple[str, ...], rows: list[list[Cell]]) -> str:
+    if not columns:
+        return ""
+    lines = ["<table>", "<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in columns) + "</tr>"]
+    lines += ["<tr>" + "".join(map(_cell, cells)) + "</tr>" for cells in rows]
     return "\n".join(lines + ["</table>"])
+
+
+def _table(table: Table) -> str:
+    return _grid(COLUMNS, table.cells())
+
+
+def _section(section: Section, level: int) -> list[str]:
+    return [
+        f"<h{level}>{html.escape(section.title)}</h{level}>",
+        _grid(section.columns, section.rows),
+        *map(_note, section.notes),
+    ]
 
 
 def read_crops(run_dir: Path) -> CropIndex | None:
@@ -105,8 +119,11 @@ def _strips(rows: list[Row]) -> str:
     return "\n".join(figures)
 
 
-def render_html(tables: list[Table], plot: Path | None = None) -> str:
-    """The whole page: the plot on top, then per group its table, notes and image strips."""
+def render_html(
+    tables: list[Table], plot: Path | None = None, closing: list[Section] | None = None
+) -> str:
+    """The whole page: the plot on top, then per group its table, notes, comparisons and image
+    strips, then the sections ``closing`` (across tables)."""
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8"><title>deblurlab results</title>',
@@ -124,6 +141,8 @@ def render_html(tables: list[Table], plot: Path | None = None) -> str:
         if table.source:
             parts.append(f"<p>Paper: {html.escape(table.source)}.</p>")
         parts += [_table(table), *map(_note, table.notes())]
+        for section in table.sections:
+            parts += _section(section, 3)
         strips = _strips(table.rows)
         if strips:
             parts += [
@@ -131,5 +150,7 @@ def render_html(tables: list[Table], plot: Path | None = None) -> str:
                 "blurry | output | sharp)</h3>",
                 strips,
             ]
+    for section in closing or []:
+        parts += _section(section, 2)
     parts += [f"<p>{html.escape(FOOTER)}</p>", "</body></html>"]
     return "\n".join(parts)

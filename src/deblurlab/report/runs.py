@@ -37,8 +37,8 @@ class RunResult:
     label: str  # the row (the paper's row name, else model + overrides)
     protocol: str
     split: str
-    psnr: float | None
-    ssim: float | None
+    psnr: float | None  # the headline: the final model's (``test/psnr_last``), see ``tested``
+    ssim: float | None  # per-channel SSIM of the same model
     params: int | None
     macs: int | None
     runtime_s: float | None
@@ -49,6 +49,19 @@ class RunResult:
     selected_on: str | None = (
         None  # where the best checkpoint was chosen: test | val | train_holdout
     )
+    # MATLAB's 3-D SSIM of the headline model (protocols that report it: gopro)
+    ssim_matlab: float | None = None
+    # the best-by-validation model, tested beside the final one, and what it was chosen on
+    psnr_best: float | None = None
+    ssim_best: float | None = None
+    ssim_matlab_best: float | None = None
+    best_selected_on: str | None = None
+    # which model the headline scores are of: last (the final model, as the papers report),
+    # tested (an older run that tested one checkpoint, the best, as ``test/psnr``), checkpoint (an
+    # evaluation of the checkpoint it names), val (no test: validation of the best checkpoint)
+    tested: str = "last"
+    # the ablation switches of the run (``paper.components``: name -> config key), on or off
+    components: dict[str, bool] = field(default_factory=dict)
 
 
 def _load_yaml(path: Path) -> DictConfig:
@@ -75,14 +88,35 @@ def _without_seed(name: str) -> str:
     return re.sub(r"\s*\bseed=\S+", "", name).strip()
 
 
+def _components(cfg: DictConfig, paper: dict[str, Any]) -> dict[str, bool]:
+    """Which ablation switches are on in a run: ``paper.components`` maps each component's name
+    to the config key that switches it (on: a true or non-zero value)."""
+    keys = paper.get("components") or {}
+    return {str(name): bool(_plain(cfg, str(key))) for name, key in keys.items()}
+
+
 def read_train_run(run_dir: Path) -> RunResult:
-    """A training run: its test metrics, else the validation of its best checkpoint."""
+    """A training run: the final model's test scores (``test/<metric>_last``) and the best one's
+    (``test/<metric>_best``); an older run's single ``test/<metric>``; else the validation of its
+    best checkpoint."""
     folder = RunFolder(run_dir)
     metrics = TrainMetrics.read(run_dir)
     cfg = _load_yaml(folder.hydra_config)
     paper = _plain(cfg, "paper") or {}
-    split = "test" if metrics.tested else "val"
+    if metrics.score("test/psnr_last") is not None:
+        tested, suffix = "last", "_last"
+    elif metrics.score("test/psnr") is not None:
+        tested, suffix = "tested", ""
+    else:
+        tested, suffix = "val", None
+    split = "val" if suffix is None else "test"
+    best = "" if tested == "tested" else "_best"
     name = str(metrics.name or metrics.model or run_dir.name)
+
+    def test(metric: str) -> float | None:
+        return None if suffix is None else metrics.score(f"test/{metric}{suffix}")
+
+    best_on = getattr(metrics, "best_selected_on", None) or metrics.scores.get("best_selected_on")
     return RunResult(
         path=str(run_dir),
         kind="train",
@@ -90,8 +124,8 @@ def read_train_run(run_dir: Path) -> RunResult:
         label=str(paper.get("row") or _without_seed(name)),
         protocol=metrics.protocol,
         split=split,
-        psnr=metrics.score("test/psnr" if metrics.tested else "val/psnr_best"),
-        ssim=metrics.score("test/ssim" if metrics.tested else "val/ssim"),
+        psnr=test("psnr") if suffix is not None else metrics.score("val/psnr_best"),
+        ssim=test("ssim") if suffix is not None else metrics.score("val/ssim"),
         params=metrics.num_params,
         macs=metrics.test_macs if metrics.test_macs is not None else metrics.macs,
         runtime_s=metrics.score("test/runtime_s"),
@@ -100,6 +134,14 @@ def read_train_run(run_dir: Path) -> RunResult:
         paper=paper,
         data=_choice(folder, "data"),
         selected_on=metrics.selected_on,
+        ssim_matlab=test("ssim_matlab"),
+        # an older run's one test was of its best checkpoint
+        psnr_best=metrics.score(f"test/psnr{best}"),
+        ssim_best=metrics.score(f"test/ssim{best}"),
+        ssim_matlab_best=metrics.score(f"test/ssim_matlab{best}"),
+        best_selected_on=str(best_on) if best_on else None,
+        tested=tested,
+        components=_components(cfg, paper),
     )
 
 
@@ -113,6 +155,7 @@ def read_eval_run(run_dir: Path) -> RunResult:
     train_cfg = _load_yaml(train.hydra_config)
     trained = TrainMetrics.read(train.path) if train.metrics_json.is_file() else None
     paper = _plain(train_cfg, "paper") or {}
+    components = _components(train_cfg, paper)
     differs = []
     data = _choice(folder, "data")
     if data and data != _choice(train, "data"):
@@ -148,6 +191,9 @@ def read_eval_run(run_dir: Path) -> RunResult:
         paper=paper,
         data=data or _choice(train, "data"),
         selected_on=trained.selected_on if trained is not None else None,
+        ssim_matlab=_finite(summary.ssim_matlab),
+        tested="checkpoint",
+        components=components,
     )
 
 
@@ -186,11 +232,13 @@ def write_runs_csv(runs: list[RunResult], path: Path) -> None:
     """One line per run, the paper's numbers flattened as ``paper_<key>``."""
     records = []
     for run in runs:
-        record = {k: v for k, v in asdict(run).items() if k != "paper"}
+        record = {k: v for k, v in asdict(run).items() if k not in ("paper", "components")}
+        record |= {f"component_{name}": on for name, on in run.components.items()}
         for key in ("row", "psnr", "ssim", "params_m", "runtime_s"):
             record[f"paper_{key}"] = run.paper.get(key)
         records.append(record)
+    columns = list(dict.fromkeys(key for record in records for key in record))
     with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(records[0]))
+        writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows(records)

@@ -20,8 +20,10 @@ COLUMNS = (
     "PSNR",
     "PSNR paper",
     "Δ PSNR",
+    "PSNR best-by-val",
     "SSIM",
     "SSIM paper",
+    "SSIM per-channel",
     "params (M)",
     "params paper (M)",
     "MACs (G) @256²",
@@ -31,14 +33,25 @@ COLUMNS = (
 )
 
 EMPTY = "–"
+# Protocols whose SSIM in the papers is MATLAB's 3-D SSIM (``ssim_matlab``), the one set beside
+# the paper's; deblurlab.metrics.MATLAB_SSIM_PROTOCOLS (the report cannot import torch).
+MATLAB_SSIM_PROTOCOLS = ("gopro",)
+# Marks a headline score that is not the final model's (an older run that tested only its best).
+NOT_FINAL = "†"
 
 
 @dataclass(frozen=True)
 class Cell:
-    """One table cell; ``refused``: the paper's number is withheld (and the text says why)."""
+    """One table cell; ``refused``: the paper's number is withheld (and the text says why);
+    ``strong``: a difference whose interval leaves out 0. Both are shown in bold."""
 
     text: str
     refused: bool = False
+    strong: bool = False
+
+    @property
+    def bold(self) -> bool:
+        return self.refused or self.strong
 
 
 @dataclass(frozen=True)
@@ -93,6 +106,22 @@ class Row:
     runs: list[RunResult]
     mismatches: list[Mismatch] = field(default_factory=list)
 
+    @property
+    def images(self) -> tuple[str | None, str, str]:
+        """What the row was scored on: (data, protocol, split); rows that share it scored the
+        same test images the same way and may be compared image by image."""
+        return (self.data, self.protocol, self.split)
+
+    @property
+    def components(self) -> dict[str, bool]:
+        return self.runs[0].components
+
+    @property
+    def ssim_key(self) -> str:
+        """The :class:`RunResult` field set beside the paper's SSIM: MATLAB's 3-D SSIM under the
+        protocols whose papers report it, else the protocol's SSIM."""
+        return "ssim_matlab" if self.protocol in MATLAB_SSIM_PROTOCOLS else "ssim"
+
     @classmethod
     def start(cls, run: RunResult) -> Row:
         return cls(
@@ -138,8 +167,9 @@ def _fmt(value: Any, digits: int) -> str:
 def row_cells(row: Row) -> list[Cell]:
     """The cells of one line (in :data:`COLUMNS` order): ours beside the paper's, whose PSNR and
     SSIM are refused when the row was scored another way."""
-    psnr, ssim = row.values("psnr"), row.values("ssim")
+    psnr, ssim = row.values("psnr"), row.values(row.ssim_key)
     paper = row.paper
+    mark = NOT_FINAL if any(r.tested == "tested" for r in row.runs) else ""
     refused = Cell(f"not comparable: {row.mismatches[0].reason}", True) if row.mismatches else None
     paper_psnr = None if refused else paper.get("psnr")
     delta = (
@@ -151,11 +181,13 @@ def row_cells(row: Row) -> list[Cell]:
     return [
         Cell(row.label),
         Cell(f"{row.data or '?'}: {row.protocol} ({row.split})"),
-        Cell(_mean_std(psnr, 2)),
+        Cell(_mean_std(psnr, 2) + mark if psnr else EMPTY),
         refused or Cell(_fmt(paper_psnr, 2)),
-        Cell(delta),
+        Cell(delta + mark if delta != EMPTY else delta),
+        Cell(_mean_std(row.values("psnr_best"), 2)),
         Cell(_mean_std(ssim, 4)),
         refused or Cell(_fmt(paper.get("ssim"), 3)),
+        Cell(_mean_std(row.values("ssim"), 4)),
         Cell(_fmt(params[0] / 1e6 if params else None, 2)),
         Cell(_fmt(paper.get("params_m"), 2)),
         Cell(_fmt(macs[0] / 1e9 if macs else None, 1)),
@@ -188,11 +220,23 @@ def _mismatch_note(row: Row, mismatch: Mismatch) -> Note:
 
 
 @dataclass
+class Section:
+    """A table under a group's main one (paired differences, main effects, blur strength) or
+    under all of them: markdown and HTML render it the same way."""
+
+    title: str
+    columns: tuple[str, ...]
+    rows: list[list[Cell]]
+    notes: list[Note] = field(default_factory=list)
+
+
+@dataclass
 class Table:
     """The rows of one experiment or sweep, with the paper they are compared with."""
 
     group: str
     rows: list[Row]
+    sections: list[Section] = field(default_factory=list)
 
     @property
     def title(self) -> str:
@@ -218,6 +262,37 @@ class Table:
             notes.append((Span(text),))
         paper_notes = {row.paper.get("runtime_note") for row in self.rows} - {None, ""}
         notes += [(Span(f"Runtime in the paper: {note}."),) for note in sorted(paper_notes)]
+        if any(r.tested == "last" or r.psnr_best is not None for r in runs):
+            notes.append(
+                (
+                    Span("PSNR", "bold"),
+                    Span(": the final model's (what the papers report; "),
+                    Span("test/psnr_last", "code"),
+                    Span("). "),
+                    Span("PSNR best-by-val", "bold"),
+                    Span(": the model of the best validation, tested beside it ("),
+                    Span("test/psnr_best", "code"),
+                    Span(")."),
+                )
+            )
+        best_on = [
+            f"{row.label}: {', '.join(chosen)}"
+            for row in self.rows
+            if (chosen := [str(r.best_selected_on) for r in row.runs if r.best_selected_on])
+        ]
+        if best_on:
+            notes.append((Span(f"Best-by-val model selected on {'; '.join(best_on)}."),))
+        if any(r.tested == "tested" for r in runs):
+            notes.append(
+                (
+                    Span(f"{NOT_FINAL} an older run that tested one checkpoint only ("),
+                    Span("test/psnr", "code"),
+                    Span(
+                        "), its best by validation: shown in place of the final model the "
+                        "papers report, which it did not test."
+                    ),
+                )
+            )
         selected = sorted({str(r.selected_on) for r in runs if r.selected_on})
         if selected:
             text = (
@@ -225,16 +300,35 @@ class Table:
                 "as the papers' code does; train_holdout: data.val_from_train)."
             )
             notes.append((Span(text),))
+        matlab = [row for row in self.rows if row.ssim_key == "ssim_matlab"]
+        if matlab:
+            notes.append(
+                (
+                    Span("SSIM", "bold"),
+                    Span(" (beside the paper's) under "),
+                    Span(", ".join(MATLAB_SSIM_PROTOCOLS), "code"),
+                    Span(": MATLAB's 3-D SSIM of the 8-bit RGB volume ("),
+                    Span("ssim_matlab", "code"),
+                    Span(
+                        "), what the GoPro/HIDE tables report; under other protocols the "
+                        "protocol's SSIM. "
+                    ),
+                    Span("SSIM per-channel", "bold"),
+                    Span(": the mean over R, G, B of a Gaussian SSIM per channel ("),
+                    Span("test/ssim", "code"),
+                    Span("), not the papers' number."),
+                )
+            )
         notes += [_mismatch_note(row, m) for row in self.rows for m in row.mismatches]
         return notes
 
 
 def build_tables(runs: list[RunResult]) -> list[Table]:
     """One table per group, rows in the order the runs were found; seed repeats share a row."""
-    grouped: dict[str, dict[tuple[str, str, str], Row]] = {}
+    grouped: dict[str, dict[tuple[str, str | None, str, str], Row]] = {}
     for run in runs:
         rows = grouped.setdefault(run.group, {})
-        key = (run.label, run.protocol, run.split)
+        key = (run.label, run.data, run.protocol, run.split)
         if key in rows:
             rows[key].runs.append(run)
         else:
@@ -245,5 +339,7 @@ def build_tables(runs: list[RunResult]) -> list[Table]:
 FOOTER = (
     "Ours: test-split metrics under the named protocol (validation of the best checkpoint when "
     "a run did not test); mean ± standard deviation over seeds when n > 1. MACs of one "
-    "test-time forward pass (self-ensembles included) at 256 x 256."
+    "test-time forward pass (self-ensembles included) at 256 x 256. Differences between runs: "
+    "mean per-image Δ PSNR with a 95% paired bootstrap interval over the test images (bold: the "
+    "interval leaves out 0)."
 )

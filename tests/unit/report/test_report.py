@@ -54,8 +54,8 @@ def test_seed_repeats_are_one_row_with_mean_and_standard_deviation(tmp_path):
     markdown = (tmp_path / "out" / "report.md").read_text()
     assert "## ablation_table3: Table 3" in markdown
     fam = table_line(markdown, "FAM")
-    assert fam[2:5] == ["31.00 ± 1.00", "31.73", "-0.73"]
-    assert fam[7] == "6.81" and fam[9] == "63.7" and fam[-1] == "3"
+    assert fam[2:6] == ["31.00 ± 1.00", "31.73", "-0.73", "31.10 ± 1.00"]
+    assert fam[9] == "6.81" and fam[11] == "63.7" and fam[-1] == "3"
     assert table_line(markdown, "Concat.")[2:5] == ["29.50", "31.66", "-2.16"]
     rows = list(csv.DictReader((tmp_path / "out" / "runs.csv").read_text().splitlines()))
     assert len(rows) == 4 and {r["paper_row"] for r in rows} == {"FAM", "Concat."}
@@ -100,11 +100,11 @@ def test_evaluations_of_a_trained_run_take_the_papers_numbers_for_what_they_chan
     assert markdown.count("## mimo_unet_plus_gopro") == 1  # evaluations join their run's table
     assert table_line(markdown, "MIMO-UNet+")[2:5] == ["32.00", "32.45", "-0.45"]
     hide = table_line(markdown, "MIMO-UNet+ on HIDE")
-    assert hide[2:5] == ["29.00", "29.99", "-0.99"] and hide[9] == "63.7"
+    assert hide[2:5] == ["29.00", "29.99", "-0.99"] and hide[11] == "63.7"
     ensemble = table_line(markdown, "MIMO-UNet++")
     assert ensemble[2:5] == ["32.20", "32.68", "-0.48"]
-    assert ensemble[9] == f"{4 * 63.732842496:.1f}"  # four forward passes
-    assert ensemble[10:12] == ["0.7000", "0.040"]
+    assert ensemble[11] == f"{4 * 63.732842496:.1f}"  # four forward passes
+    assert ensemble[12:14] == ["0.7000", "0.040"]
 
 
 def test_unfinished_runs_are_listed_and_left_out(tmp_path):
@@ -201,3 +201,45 @@ def test_a_paper_experiment_run_on_other_data_is_not_set_beside_the_papers(tmp_p
     assert "**Data mismatch**: MIMO-UNet+ was scored on `data=synthetic`" in markdown
     page = (tmp_path / "out" / "report.html").read_text()
     assert "<b>not comparable: paper used data=gopro</b>" in page and "**" not in page
+
+
+def test_the_final_model_is_the_headline_the_best_is_beside_it_and_older_runs_are_marked(
+    tmp_path,
+):
+    """A run that tested both models shows the final one beside the paper (as the papers report)
+    and the best-by-validation one beside it; an older run (one ``test/psnr``, of its best
+    checkpoint) is marked. Under gopro the SSIM beside the paper's is MATLAB's."""
+    for name, old in (("new", False), ("old", True)):
+        write_run(
+            tmp_path / name,
+            metrics=train_metrics(31.0 if name == "new" else 30.0, "g", name, old=old),
+            config={"seed": 1, "paper": {**PLUS_PAPER, "row": f"MIMO-UNet+ {name}"}},
+            choices={"data": "gopro"},
+        )
+    write_run(
+        tmp_path / "realblur",
+        metrics={**train_metrics(29.0, "r", "rb"), "protocol": "realblur"},
+        config={"seed": 1},
+        choices={"data": "realblur_j"},
+    )
+    report([tmp_path], tmp_path / "out")
+    markdown = (tmp_path / "out" / "report.md").read_text()
+    new = table_line(markdown, "MIMO-UNet+ new")
+    # PSNR, paper, Δ, best, SSIM (MATLAB's), SSIM paper, SSIM per-channel
+    assert new[2:9] == ["31.00", "32.45", "-1.45", "31.10", "0.9100", "0.957", "0.9000"]
+    old = table_line(markdown, "MIMO-UNet+ old")
+    assert old[2:9] == ["30.00†", "32.45", "-2.45†", "30.00", "–", "0.957", "0.9000"]
+    assert "Best-by-val model selected on MIMO-UNet+ new: val/psnr=31.00 at epoch 3." in markdown
+    assert "† an older run that tested one checkpoint only (`test/psnr`), its best" in markdown
+    assert "**SSIM** (beside the paper's) under `gopro`: MATLAB's 3-D SSIM" in markdown
+    realblur = table_line(markdown, "rb")
+    assert realblur[6] == "0.9000"  # realblur's own SSIM, not a MATLAB one
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "<td>31.10</td><td>0.9100</td><td>0.957</td><td>0.9000</td>" in page
+    assert "<th>PSNR best-by-val</th>" in page and "<th>SSIM per-channel</th>" in page
+    rows = {
+        r["path"].rsplit("/", 1)[-1]: r
+        for r in csv.DictReader((tmp_path / "out" / "runs.csv").read_text().splitlines())
+    }
+    assert (rows["new"]["tested"], rows["old"]["tested"]) == ("last", "tested")
+    assert rows["new"]["ssim_matlab"] == "0.91" and rows["new"]["psnr_best"] == "31.1"

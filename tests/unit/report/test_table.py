@@ -50,7 +50,7 @@ def test_a_row_scored_under_another_protocol_refuses_the_papers_psnr_and_ssim():
     assert row.mismatches == [Mismatch("protocol", "realblur", "gopro")]
     cells = row_cells(row)
     refused = Cell("not comparable: paper used gopro", refused=True)
-    assert (cells[3], cells[6]) == (refused, refused)
+    assert (cells[3], cells[7]) == (refused, refused)
     assert cells[4] == Cell("–")  # no difference to a number withheld
     assert [c.refused for c in cells].count(True) == 2
 
@@ -91,3 +91,14 @@ def test_markdown_and_html_both_show_a_refused_cell_and_its_note():
 def test_html_escapes_what_runs_are_named():
     page = render_html(build_tables([_run(label="<script>x</script>")]))
     assert "<script>x" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
+
+
+def test_the_report_sets_matlab_ssim_beside_the_paper_under_the_protocols_that_report_it():
+    from deblurlab.metrics import MATLAB_SSIM_PROTOCOLS
+    from deblurlab.report.table import MATLAB_SSIM_PROTOCOLS as REPORTED
+
+    assert REPORTED == MATLAB_SSIM_PROTOCOLS  # the report cannot import the metrics (torch)
+    (gopro,) = build_tables([_run(ssim_matlab=0.96)])
+    assert [c.text for c in row_cells(gopro.rows[0])[6:9]] == ["0.9600", "0.951", "0.9500"]
+    (realblur,) = build_tables([_run(protocol="realblur", paper={}, ssim_matlab=0.96)])
+    assert row_cells(realblur.rows[0])[6].text == "0.9500"
