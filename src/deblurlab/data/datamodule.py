@@ -148,6 +148,9 @@ class DeblurDataModule(pl.LightningDataModule):
             and validate, i.e. select the best checkpoint, on them instead of the source's
             validation split (GoPro, HIDE and RealBlur have none: their validation is the test
             set, as in the papers' code). None: the source's validation split.
+        val_every_n_epochs: how often this data is validated; the DataModule only records it,
+            the trainer configs read it (``trainer.check_val_every_n_epoch``), so that a dataset
+            of full frames (GoPro: 1111 at 1280 x 720) is validated at its paper's cadence.
     """
 
     def __init__(
@@ -164,6 +167,7 @@ class DeblurDataModule(pl.LightningDataModule):
         pin_memory: bool = False,
         root: str | None = None,
         val_from_train: int | None = None,
+        val_every_n_epochs: int = 1,
     ) -> None:
         super().__init__()
         if crop_size <= 0:
@@ -182,6 +186,7 @@ class DeblurDataModule(pl.LightningDataModule):
         self.eval_crop = eval_crop
         self.pin_memory = pin_memory
         self.root = root
+        self.val_every_n_epochs = val_every_n_epochs
         if val_from_train is not None and (
             not isinstance(val_from_train, int) or val_from_train <= 0
         ):

@@ -67,6 +67,7 @@ class PlanWarning(pl.Callback):
         self.timed_batches = timed_batches
         self.clock = clock
         self.warned: str | None = None  # the line printed, if any
+        self.warned_validation: str | None = None  # ... about a run that never validates
         self._start: float | None = None
         self._timed = 0
         self._done = False
@@ -74,6 +75,10 @@ class PlanWarning(pl.Callback):
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._start, self._timed = None, 0
         self._done = not isinstance(trainer.accelerator, CPUAccelerator)
+        line = never_validates(trainer)
+        if line is not None and trainer.is_global_zero:
+            self.warned_validation = line
+            log.warning(line)
 
     def on_train_batch_end(
         self,
@@ -126,6 +131,19 @@ class PlanWarning(pl.Callback):
         if seconds > self.threshold_s and trainer.is_global_zero:
             self.warned = plan_line(seconds, left, per_batch, self._timed)
             log.warning(self.warned)
+
+
+def never_validates(trainer: pl.Trainer) -> str | None:
+    """One line when the run's epochs end before its first validation (a data set's cadence,
+    e.g. GoPro's 100 epochs, above a shortened schedule): no best checkpoint would be chosen."""
+    every, epochs = trainer.check_val_every_n_epoch, trainer.max_epochs
+    if not every or not epochs or epochs < 0 or every <= epochs or not trainer.limit_val_batches:
+        return None
+    return (
+        f"trainer.check_val_every_n_epoch={every} > schedule.max_epochs={epochs}: this run never "
+        f"validates, so no best checkpoint is chosen; set trainer.check_val_every_n_epoch=<n> "
+        f"(at most {epochs})"
+    )
 
 
 def _max_time_seconds(trainer: pl.Trainer) -> float | None:

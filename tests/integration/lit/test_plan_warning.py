@@ -106,3 +106,13 @@ def test_the_default_callbacks_warn_through_deblurlab_train(train_config) -> Non
 def test_bad_settings_name_the_key() -> None:
     with pytest.raises(ValueError, match="callbacks.plan_warning"):
         PlanWarning(threshold_hours=-1)
+
+
+def test_a_cadence_beyond_the_last_epoch_is_named(train_config) -> None:
+    callback = PlanWarning(clock=FakeClock(0.0))
+    _fit(train_config, callback, max_epochs=2, limit_train_batches=1, check_val_every_n_epoch=5)
+    line = callback.warned_validation
+    assert line is not None and "trainer.check_val_every_n_epoch=5 > schedule.max_epochs=2" in line
+    validated = PlanWarning(clock=FakeClock(0.0))
+    _fit(train_config, validated, max_epochs=2, limit_train_batches=1, check_val_every_n_epoch=2)
+    assert validated.warned_validation is None
