@@ -128,21 +128,24 @@ def _interval_note(comparer: Comparer) -> Note:
     )
 
 
-def baseline_section(table: Table, comparer: Comparer) -> Section | None:
-    """Each row against the table's ``paper.baseline`` row, beside the paper's difference."""
-    wanted = table.rows[0].paper.get("baseline")
+def _baseline(table: Table, row: Row) -> Row | None:
+    """The row that ``row``'s ``paper.baseline`` names, scored on the same images."""
+    wanted = row.paper.get("baseline")
     if not wanted:
         return None
-    columns = (
-        "configuration",
-        f"Δ PSNR vs {wanted} [95% CI]",
-        "improved",
-        "images",
-        "Δ PSNR paper",
-    )
+    return next((b for b in table.rows if b.label == wanted and b.images == row.images), None)
+
+
+def _baselines_title(table: Table) -> str:
+    names = list(dict.fromkeys(str(r.paper["baseline"]) for r in table.rows if _baseline(table, r)))
+    return " / ".join(names)
+
+
+def baseline_section(table: Table, comparer: Comparer) -> Section | None:
+    """Each row against its ``paper.baseline`` row, beside the paper's difference."""
     cells = []
     for row in table.rows:
-        base = next((b for b in table.rows if b.label == wanted and b.images == row.images), None)
+        base = _baseline(table, row)
         if base is None or base is row:
             continue
         differences = comparer.difference(base, row)
@@ -153,9 +156,16 @@ def baseline_section(table: Table, comparer: Comparer) -> Section | None:
         )
     if not cells:
         return None
+    wanted = _baselines_title(table)
     return Section(
         f"Each row against the baseline ({wanted})",
-        columns,
+        (
+            "configuration",
+            f"Δ PSNR vs {wanted} [95% CI]",
+            "improved",
+            "images",
+            "Δ PSNR paper",
+        ),
         cells,
         [
             _interval_note(comparer),
@@ -277,12 +287,10 @@ def blur_sections(table: Table, comparer: Comparer) -> list[Section]:
             ],
         )
     ]
-    wanted = table.rows[0].paper.get("baseline")
-    base_rows = [row for row in rows if row.label == wanted]
     by_bin = []
     for row in rows:
-        base = next((b for b in base_rows if b.images == row.images), None)
-        if base is None or base is row:
+        base = _baseline(table, row)
+        if base is None or base is row or comparer.table(base) is None:
             continue
         base_scores = comparer.table(base)
         assert base_scores is not None
@@ -296,7 +304,7 @@ def blur_sections(table: Table, comparer: Comparer) -> list[Section]:
     if by_bin:
         sections.append(
             Section(
-                f"Δ PSNR vs {wanted} by blur strength [95% CI]",
+                f"Δ PSNR vs {_baselines_title(table)} by blur strength [95% CI]",
                 ("configuration", *BIN_NAMES),
                 by_bin,
                 [

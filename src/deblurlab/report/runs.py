@@ -163,10 +163,16 @@ def read_eval_run(run_dir: Path) -> RunResult:
     if summary.ensemble and summary.ensemble != _plain(train_cfg, "model.ensemble"):
         differs.append(str(summary.ensemble))
     if differs:
+        # rows without their own numbers for this evaluation keep their name, marked with what
+        # changed, so the columns of a re-scored sweep stay apart (and keep their baseline)
+        marked = [str(paper.get("row") or summary.model or "?"), *differs]
+        baseline = paper.get("baseline")
         paper = {
             "source": paper.get("source"),
             "protocol": paper.get("protocol"),
             "data": data if data in differs else paper.get("data"),
+            "row": " ".join(marked),
+            **({"baseline": " ".join([str(baseline), *differs])} if baseline else {}),
             **((paper.get("evaluations") or {}).get("+".join(differs)) or {}),
         }
     macs = trained.macs if trained is not None else None

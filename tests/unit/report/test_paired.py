@@ -221,3 +221,30 @@ def test_rows_without_per_image_scores_are_named_and_get_no_interval(tmp_path):
     assert [r[0] for r in rows] == ["FAM", "Element-wise sum"]
     assert rows[1][1:4] == ["–", "–", "–"]
     assert "No per-image scores (per_image.csv) for Element-wise sum" in markdown
+
+
+def test_a_sweep_rescored_on_other_data_keeps_its_columns_apart_and_their_baseline(tmp_path):
+    """``deblurlab-eval sweep=... data=hide``: each column's evaluation is its own row (named
+    with what changed), set against the baseline's evaluation on the same images, never
+    against a run on other data."""
+    base, inputs = _base()
+    _table3(tmp_path, {"concat": [np.zeros(len(NAMES))], "fam": [np.full(len(NAMES), 0.1)]})
+    for job, gain in ((0, 0.0), (1, 0.25)):
+        ckpt = tmp_path / "sweep" / str(job) / "checkpoints" / "last.ckpt"
+        summary = {"protocol": "gopro", "model": "mimo_unet", "checkpoint": str(ckpt)}
+        summary |= {"split": "test", "psnr": 29.0 + gain, "ssim": 0.9, "ensemble": None}
+        run = write_run(tmp_path / "hide" / str(job), summary=summary, choices={"data": "hide"})
+        hide = {f"HIDE_{name}": value for name, value in _scores(base + gain - 1).items()}
+        write_image_scores(run, hide, {f"HIDE_{n}": v for n, v in _scores(inputs).items()})
+    report([tmp_path / "sweep", tmp_path / "hide"], tmp_path / "out")
+    markdown = (tmp_path / "out" / "report.md").read_text()
+    title = "Each row against the baseline (Concat. / Concat. hide)"
+    rows = {r[0]: r for r in _section(markdown, title)}
+    assert set(rows) == {"FAM", "FAM hide"}
+    assert _interval(rows["FAM"][1])[:3] == (0.1, 0.1, 0.1)
+    assert _interval(rows["FAM hide"][1])[:3] == (0.25, 0.25, 0.25)
+    pairs = [
+        r[0]
+        for r in _section(markdown, "Paired differences between rows scored on the same images")
+    ]
+    assert pairs == ["FAM − Concat.", "FAM hide − Concat. hide"]
