@@ -59,10 +59,12 @@ bench-gpu: $(STAMP) ## on a GPU machine (< 5 min): smoke training in 32-true and
 	$(BIN)/deblurlab-train $(GPU_RUN) trainer.precision=bf16-mixed run_name=gpu_bf16
 	$(BIN)/deblurlab-bench --device cuda --large --only paths $(ARGS)
 
+# a fixed folder: run again, the sweep skips its finished points and continues interrupted ones
+SWEEP_DIR ?= experiments/runs/sweeps/table3_smoke
 sweep: $(STAMP) ## the Table-3 fusion ablation, smoke-sized on built-in data, then its report
 	$(BIN)/deblurlab-train -m experiment=ablation_table3 debug=smoke data=synthetic \
-		hydra.sweep.dir=experiments/runs/sweeps/table3_smoke $(ARGS)
-	$(BIN)/deblurlab-report experiments/runs/sweeps/table3_smoke
+		hydra.sweep.dir=$(SWEEP_DIR) $(ARGS)
+	$(BIN)/deblurlab-report $(SWEEP_DIR)
 
 clean: ## remove caches (keeps .venv and experiments/runs)
 	rm -rf .pytest_cache .ruff_cache src/*.egg-info

@@ -23,7 +23,7 @@ from deblurlab.run.command_line import (
     check_run_dir_argument,
 )
 from deblurlab.run.config import CONFIG_PATH, register_resolvers
-from deblurlab.run.resume import resume_argv
+from deblurlab.run.resume import check_sweep_folder, resume_argv
 from deblurlab.run.task import run_task
 
 register_resolvers()  # used by the run-folder names (also in multirun jobs started elsewhere)
@@ -49,7 +49,11 @@ def main() -> float | None:
     ``resume=<run dir>`` is read before Hydra composes anything (see deblurlab.run.resume).
     """
     check_command_line(
-        check_group_choices, check_run_dir_argument, _expand_resume, check_output_folder
+        check_group_choices,
+        check_run_dir_argument,
+        check_sweep_folder,
+        _expand_resume,
+        check_output_folder,
     )
     return _hydra_main()
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from deblurlab.runfiles import RunFolder
+
 # The configs (conf/ in a checkout) ship as the package deblurlab.conf; Hydra finds them through
 # the import system, so an installed wheel works from any directory.
 CONFIG_PATH = "pkg://deblurlab.conf"
@@ -20,6 +22,9 @@ def register_resolvers() -> None:
     if not OmegaConf.has_resolver("deblurlab_precision"):
         # ${deblurlab_precision:${trainer.accelerator}}: bf16-mixed where bf16 is native, else 32-true
         OmegaConf.register_new_resolver("deblurlab_precision", _trainer_precision)
+    if not OmegaConf.has_resolver("deblurlab_record"):
+        # hydra.output_subdir: a job whose folder already holds a run leaves that run's record alone
+        OmegaConf.register_new_resolver("deblurlab_record", record_subdir)
     if not OmegaConf.has_resolver("deblurlab_options"):
         # ${deblurlab_options:data} -> "folder, gopro, ...": a group's options, for --help texts
         OmegaConf.register_new_resolver("deblurlab_options", group_options)
@@ -30,6 +35,17 @@ def _trainer_precision(accelerator: str) -> str:
     from deblurlab.hardware import trainer_precision
 
     return trainer_precision(accelerator)
+
+
+def record_subdir(output_dir: str) -> str | None:
+    """Where Hydra writes a job's record (``hydra.output_subdir``): ``.hydra`` in a new folder,
+    nothing (None) in one that already holds a training run, whose record is the run's own and
+    stays as it is while the job skips, continues or refuses that run (deblurlab.run.resume)."""
+    try:
+        holds = RunFolder(Path(output_dir)).run_json.exists()
+    except (OSError, ValueError):
+        holds = False
+    return None if holds else ".hydra"
 
 
 def config_root() -> Path:

@@ -41,6 +41,7 @@ from deblurlab.run.preflight import (
     claim_run_folder,
     finished_run,
 )
+from deblurlab.run.resume import continue_in_place
 from deblurlab.run.summary import log_final_metrics, print_summary
 from deblurlab.runfiles import TrainMetrics
 
@@ -83,9 +84,13 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     check_train_config(cfg)
     check_data_roots(cfg.get("data"))  # before the run folder is claimed or anything is built
     output_dir = Path(cfg.paths.output_dir)
-    check_writable(output_dir)
     rank_zero = rank_zero_only.rank == 0
-    if rank_zero and not cfg.get("resume"):
+    # a sweep run again or a requeued job finds its run here: skip, continue or refuse it
+    in_place = continue_in_place(cfg, output_dir, announce=rank_zero)
+    if in_place.finished is not None:
+        return in_place.finished
+    check_writable(output_dir)
+    if rank_zero and not cfg.get("resume") and not in_place.restart:
         claim_run_folder(output_dir)
     remove_partial_files(output_dir / "checkpoints")  # left by a write that was killed
     pl.seed_everything(cfg.seed, workers=True)
