@@ -46,7 +46,7 @@ def render_markdown(
         if table.source:
             lines += [f"Paper: {table.source}.", ""]
         lines += _grid(COLUMNS, table.cells())
-        lines += [*map(_note, table.notes()), ""]
+        lines += [line for note in table.notes() for line in (_note(note), "")]
         for section in table.sections:
             lines += _section(section, "###")
     for section in closing or []:

@@ -19,6 +19,9 @@ import numpy as np
 RESAMPLES = 4000
 SEED = 0
 LEVEL = 0.95
+# Below this many images a percentile bootstrap covers far less often than it claims (one image:
+# an interval of width 0), so no difference is called clear on fewer.
+MIN_IMAGES = 10
 # the resampled index matrix is built this many numbers at a time (bounded memory on big test sets)
 _CHUNK = 1 << 22
 
@@ -43,12 +46,13 @@ class Interval:
     @property
     def clear(self) -> bool:
         """Whether the interval leaves out 0 (the difference is larger than the test set's
-        noise)."""
-        return self.low > 0 or self.high < 0
+        noise), on at least :data:`MIN_IMAGES` images."""
+        return self.n >= MIN_IMAGES and (self.low > 0 or self.high < 0)
 
     def text(self, digits: int = 2) -> str:
-        """``+0.07 [+0.02, +0.12]``."""
-        return f"{self.mean:+.{digits}f} [{self.low:+.{digits}f}, {self.high:+.{digits}f}]"
+        """``+0.07 [+0.02, +0.12]``; ``(too few images)`` after it below :data:`MIN_IMAGES`."""
+        text = f"{self.mean:+.{digits}f} [{self.low:+.{digits}f}, {self.high:+.{digits}f}]"
+        return text if self.n >= MIN_IMAGES else f"{text} (too few images)"
 
 
 def bootstrap_mean(

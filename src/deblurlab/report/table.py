@@ -281,7 +281,11 @@ class Table:
             if (chosen := [str(r.best_selected_on) for r in row.runs if r.best_selected_on])
         ]
         if best_on:
-            notes.append((Span(f"Best-by-val model selected on {'; '.join(best_on)}."),))
+            text = (
+                f"Best-by-val model selected on {'; '.join(best_on)} (on test: the test set "
+                "itself, as the papers' code does; train_holdout: data.val_from_train)."
+            )
+            notes.append((Span(text),))
         if any(r.tested == "tested" for r in runs):
             notes.append(
                 (
@@ -293,7 +297,8 @@ class Table:
                     ),
                 )
             )
-        selected = sorted({str(r.selected_on) for r in runs if r.selected_on})
+        # runs that say more (best_selected_on, above) are left out here
+        selected = sorted({str(r.selected_on) for r in runs if r.selected_on and not best_on})
         if selected:
             text = (
                 f"Best checkpoint selected on: {', '.join(selected)} (test: the test set itself, "

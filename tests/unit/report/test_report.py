@@ -155,7 +155,7 @@ def test_a_number_scored_under_another_protocol_is_not_set_beside_the_papers(tmp
     }
     train_dir = write_run(
         tmp_path / "train" / "run",
-        metrics={**train_metrics(31.5, "rbj", "mimo_unet_plus"), "protocol": "realblur"}
+        metrics={**train_metrics(31.5, "rbj", "mimo_unet_plus", old=True), "protocol": "realblur"}
         | {"selected_on": "test"},
         config={"seed": 42, "paper": realblur_paper, "model": {"ensemble": None}},
         choices={"data": "realblur_j", "experiment": "mimo_unet_plus_realblur_j"},
@@ -176,7 +176,7 @@ def test_a_number_scored_under_another_protocol_is_not_set_beside_the_papers(tmp
     assert realblur[3:5] == ["32.05", "-2.05"]
     assert gopro[3] == "**not comparable: paper used realblur**" and gopro[4] == "–"
     assert "**Protocol mismatch**: MIMO-UNet++ was scored under `gopro`" in markdown
-    assert table_line(markdown, "MIMO-UNet+")[2:5] == ["31.50", "31.92", "-0.42"]
+    assert table_line(markdown, "MIMO-UNet+")[2:5] == ["31.50†", "31.92", "-0.42†"]
     assert "Best checkpoint selected on: test (test: the test set itself" in markdown
 
 
@@ -212,7 +212,9 @@ def test_the_final_model_is_the_headline_the_best_is_beside_it_and_older_runs_ar
     for name, old in (("new", False), ("old", True)):
         write_run(
             tmp_path / name,
-            metrics=train_metrics(31.0 if name == "new" else 30.0, "g", name, old=old),
+            metrics=train_metrics(
+                31.0 if name == "new" else 30.0, "g", name, old=old, selected_on="val"
+            ),
             config={"seed": 1, "paper": {**PLUS_PAPER, "row": f"MIMO-UNet+ {name}"}},
             choices={"data": "gopro"},
         )
@@ -229,7 +231,8 @@ def test_the_final_model_is_the_headline_the_best_is_beside_it_and_older_runs_ar
     assert new[2:9] == ["31.00", "32.45", "-1.45", "31.10", "0.9100", "0.957", "0.9000"]
     old = table_line(markdown, "MIMO-UNet+ old")
     assert old[2:9] == ["30.00†", "32.45", "-2.45†", "30.00", "–", "0.957", "0.9000"]
-    assert "Best-by-val model selected on MIMO-UNet+ new: val/psnr=31.00 at epoch 3." in markdown
+    assert "Best-by-val model selected on MIMO-UNet+ new: val/psnr=31.00 at epoch 3 (on" in markdown
+    assert "Best checkpoint selected on: val (" not in markdown  # said once, by the note above
     assert "† an older run that tested one checkpoint only (`test/psnr`), its best" in markdown
     assert "**SSIM** (beside the paper's) under `gopro`: MATLAB's 3-D SSIM" in markdown
     realblur = table_line(markdown, "rb")

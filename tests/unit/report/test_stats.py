@@ -109,3 +109,11 @@ def test_blur_bins_are_quartiles_by_the_inputs_psnr_most_blurred_first():
     assert [len(b.names) for b in tied] == [2, 2, 1, 1]
     few = blur_bins({"a": 1.0, "b": 2.0})
     assert [b.names for b in few] == [("a",), ("b",), (), ()]
+
+
+def test_an_interval_on_too_few_images_is_never_called_clear():
+    one = bootstrap_mean([0.5])
+    assert (one.low, one.high, one.width) == (0.5, 0.5, 0.0)
+    assert not one.clear and one.text() == "+0.50 [+0.50, +0.50] (too few images)"
+    nine, ten = bootstrap_mean([0.5] * 9), bootstrap_mean([0.5] * 10)
+    assert not nine.clear and ten.clear and ten.text() == "+0.50 [+0.50, +0.50]"
