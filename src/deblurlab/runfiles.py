@@ -3,7 +3,10 @@
 - ``run.json`` (:class:`RunIdentity`): who the run is, chosen when a training run starts;
 - ``metrics.json`` (:class:`TrainMetrics`): a training run's final numbers;
 - ``summary.json`` (:class:`EvalSummary`) and ``per_image.csv`` (:class:`ImageScores`, one line
-  per image): what ``deblurlab-eval`` measured;
+  per image): what ``deblurlab-eval`` measured; a training run writes ``per_image.csv`` of its
+  final model and ``per_image_best.csv`` of its best-by-validation one;
+- ``sweep.json`` (:class:`SweepEvaluation`): which runs of a sweep ``deblurlab-eval sweep=``
+  scored, and why it refused the others;
 - ``images/test_crops/`` with its index ``crops.json`` (:class:`CropIndex`): the same centre crop
   of the first test images, blurry | output | sharp, saved by every run that scores a test set.
 
@@ -54,8 +57,17 @@ class RunFolder:
         return self.path / "summary.json"
 
     @property
+    def sweep_json(self) -> Path:
+        return self.path / "sweep.json"
+
+    @property
     def per_image_csv(self) -> Path:
         return self.path / "per_image.csv"
+
+    @property
+    def per_image_best_csv(self) -> Path:
+        """A training run's per-image scores of its best-by-validation model."""
+        return self.path / "per_image_best.csv"
 
     @property
     def checkpoints(self) -> Path:
@@ -174,9 +186,15 @@ class TrainMetrics:
     """A training run's final numbers (``metrics.json``).
 
     On disk one flat object, as W&B keeps a run summary: the logged metrics under their logged
-    names (``val/psnr``, ``val/psnr_best``, ``test/psnr``, ``test/runtime_s``, ``test/device``,
-    ...) beside the fields below. Any logged metric is kept in :attr:`scores`, so a metric added
-    to the LightningModule reaches the file without a change here.
+    names (``val/psnr``, ``val/psnr_best``, ``test/input_psnr``, ``test/runtime_s``,
+    ``test/device``, ...) beside the fields below. Any logged metric is kept in :attr:`scores`,
+    so a metric added to the LightningModule reaches the file without a change here.
+
+    Both models are tested: the test scores of the final model (the headline, what the papers'
+    code reports) end in ``_last`` (``test/psnr_last``, ``test/ssim_last``,
+    ``test/ssim_matlab_last``), those of the best-by-validation checkpoint in ``_best``, with
+    :attr:`best_selected_on`. Runs written before both were tested hold one ``test/psnr`` (of the
+    best checkpoint); :meth:`test_score` reads either.
     """
 
     scores: dict[str, Any] = field(default_factory=dict)
@@ -191,15 +209,32 @@ class TrainMetrics:
     macs_size: list[int] | None = None
     test_macs: int | None = None  # of the test-time network (a self-ensemble counts every pass)
     best_ckpt: str | None = None
+    # the score and the epoch the best checkpoint was chosen at, and on which images, e.g.
+    # "val/psnr=27.31 at epoch 17 (step 8942) on test"; None: no checkpoint was chosen
+    best_selected_on: str | None = None
+    # times SLURM requeued the job before the attempt that finished (preemption, time limit);
+    # left out of the file outside SLURM
+    requeues: int | None = field(default=None, metadata=_OMIT_NONE)
 
     def score(self, key: str) -> float | None:
         """The logged metric ``key`` as a finite float, else None."""
         return _finite(self.scores.get(key))
 
+    def test_score(self, metric: str, model: str = "last") -> float | None:
+        """The test score ``metric`` (``psnr``, ``ssim``, ``ssim_matlab``) of ``model``
+        (``last``: the final model, the headline; ``best``: the best-by-validation one). A run
+        written before both were tested has one ``test/<metric>``, of its best checkpoint: it is
+        that run's ``best``, and it has no ``last``."""
+        if model not in ("last", "best"):
+            raise ValueError(f"model must be 'last' or 'best', got {model!r}")
+        if f"test/{metric}" in self.scores and f"test/{metric}_last" not in self.scores:
+            return self.score(f"test/{metric}") if model == "best" else None
+        return self.score(f"test/{metric}_{model}")
+
     @property
     def tested(self) -> bool:
         """Whether the run scored its test set."""
-        return self.scores.get("test/psnr") is not None
+        return any(self.scores.get(k) is not None for k in ("test/psnr_last", "test/psnr"))
 
     def to_dict(self) -> dict[str, Any]:
         """The flat object written to ``metrics.json`` (and returned by ``deblurlab-train``)."""
@@ -289,9 +324,9 @@ class ImageScores:
     seconds: float
 
 
-def write_per_image(run_dir: Path, rows: Sequence[ImageScores]) -> Path:
-    """``per_image.csv``; a column that is empty in every row (``ssim_matlab`` under a protocol
-    without it) is left out."""
+def write_per_image(run_dir: Path, rows: Sequence[ImageScores], best: bool = False) -> Path:
+    """``per_image.csv`` (``best``: a training run's ``per_image_best.csv``); a column that is
+    empty in every row (``ssim_matlab`` under a protocol without it) is left out."""
     columns = [
         f.name
         for f in dataclasses.fields(ImageScores)
@@ -303,11 +338,17 @@ def write_per_image(run_dir: Path, rows: Sequence[ImageScores]) -> Path:
         writer.writerow(columns)
         writer.writerows([getattr(row, c) for c in columns] for row in rows)
 
-    return atomic_write(RunFolder(run_dir).per_image_csv, write, mode="w")
+    folder = RunFolder(run_dir)
+    return atomic_write(
+        folder.per_image_best_csv if best else folder.per_image_csv, write, mode="w"
+    )
 
 
-def read_per_image(run_dir: Path) -> list[ImageScores]:
-    path = RunFolder(run_dir).per_image_csv
+def read_per_image(run_dir: Path, best: bool = False) -> list[ImageScores]:
+    """The rows of ``per_image.csv`` (``best``: ``per_image_best.csv``); DataError naming the
+    file when it cannot be read."""
+    folder = RunFolder(run_dir)
+    path = folder.per_image_best_csv if best else folder.per_image_csv
     try:
         with open(path, newline="") as f:
             lines = list(csv.DictReader(f))
@@ -320,6 +361,32 @@ def read_per_image(run_dir: Path) -> list[ImageScores]:
         ]
     except (TypeError, ValueError) as exc:
         raise DataError(f"{path}: not a per-image score table ({exc})") from exc
+
+
+# --- sweep.json ----------------------------------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class SweepEvaluation:
+    """What ``deblurlab-eval sweep=DIR`` did (``sweep.json``): the sweep folder, the checkpoint
+    file scored in each run, the scored runs' evaluation folders, and each refused run's folder
+    with the reason."""
+
+    sweep: str
+    checkpoint: str
+    scored: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_object(self)
+
+    def write(self, run_dir: Path) -> Path:
+        return write_json(RunFolder(run_dir).sweep_json, self.to_dict())
+
+    @classmethod
+    def read(cls, run_dir: Path) -> SweepEvaluation:
+        path = RunFolder(run_dir).sweep_json
+        return _from_object(cls, _read_json_object(path), path)
 
 
 # --- images/test_crops/ --------------------------------------------------------------------------

@@ -71,6 +71,7 @@ RULES: dict[str, str] = {
     "tests/e2e/test_recipes.py)",
     "hydra.run.dir, hydra.sweep.dir": "dropped: every command writes under its test's folder",
     "resume=<run dir>": "a copy of the fixture's run",
+    "sweep=<multirun dir>": "a folder holding a copy of the fixture's run as its job 0",
     "schedule.max_epochs=<n> with resume=": "one epoch more than the run did (smoke size)",
     "deblurlab-report <folders>": "a copy of the folder holding the fixture's run",
     "deblurlab-sync <folders>": "the fixture's run (it logged to W&B offline), with --dry-run: "
@@ -102,6 +103,7 @@ TRAINED = "TRAINED_CKPT"
 RELEASE = "RELEASE_WEIGHTS"
 RUN = "RUN_COPY"
 RUNS = "RUNS_COPY"
+SWEEP = "SWEEP_COPY"
 ONE_MORE_EPOCH = "ONE_MORE_EPOCH"
 
 
@@ -156,6 +158,8 @@ def rewrite(command: str) -> tuple[str, ...]:
             value = DATASET
         elif key == "resume":
             value = RUN
+        elif key == "sweep":
+            value = SWEEP
         elif key == "schedule.max_epochs" and "resume" in keys:
             value = ONE_MORE_EPOCH
         elif key == "trainer" and (value == "ddp" or (value == "gpu" and not GPU)):
@@ -248,6 +252,9 @@ def _fill(words: tuple[str, ...], world: dict[str, Path], tmp: Path) -> list[str
             if not copy.exists():
                 shutil.copytree(world["run"], copy)
             word = f"{key}={copy}" if eq else str(copy)
+        elif value == SWEEP:
+            shutil.copytree(world["run"], tmp / "sweep" / "0")
+            word = f"{key}={tmp / 'sweep'}"
         elif word == RUNS:
             word = str(tmp / "runs")
             shutil.copytree(world["run"], tmp / "runs" / world["run"].name)
@@ -299,6 +306,9 @@ def _run_hydra_command(program: str, words: list[str], world: dict[str, Path], t
         from deblurlab.tasks.evaluate import evaluate
 
         run_task(evaluate, cfg)
+        if cfg.get("sweep"):  # every job scored into its own folder, the report beside them
+            out = out / "0"
+            assert (out.parent / "report.md").is_file()
         summary = json.loads((out / "summary.json").read_text())
         assert summary["num_images"] >= 1 and summary["protocol"]
     elif program == "deblurlab-predict":

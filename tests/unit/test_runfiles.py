@@ -18,6 +18,7 @@ from deblurlab.runfiles import (
     ImageScores,
     RunFolder,
     RunIdentity,
+    SweepEvaluation,
     TrainMetrics,
     read_per_image,
     write_per_image,
@@ -92,6 +93,34 @@ def test_train_metrics_are_one_flat_object_and_unknown_metrics_survive(tmp_path)
         None,
     )
     assert read.macs_size == [256, 256] and read.selected_on is None
+
+
+def test_the_final_and_best_models_test_scores_and_an_older_runs_single_one():
+    both = TrainMetrics(
+        scores={"test/psnr_last": 30.0, "test/psnr_best": 30.4, "test/ssim_last": 0.9},
+        protocol="gopro",
+        model="m",
+        best_selected_on="val/psnr=30.10 at epoch 3 (step 12) on test",
+    )
+    assert (both.test_score("psnr"), both.test_score("psnr", "best")) == (30.0, 30.4)
+    assert both.test_score("ssim", "best") is None and both.tested
+    read = TrainMetrics.from_dict(both.to_dict())
+    assert read.best_selected_on == both.best_selected_on and "best_selected_on" not in read.scores
+    # written before both were tested: its one test/psnr is of the best checkpoint
+    older = TrainMetrics(scores={"test/psnr": 29.0}, protocol="gopro", model="m")
+    assert (older.test_score("psnr", "best"), older.test_score("psnr")) == (29.0, None)
+    assert older.tested and not TrainMetrics(protocol="gopro", model="m").tested
+    with pytest.raises(ValueError, match="'last' or 'best'"):
+        both.test_score("psnr", "final")
+
+
+def test_a_sweep_evaluation_record_round_trips(tmp_path):
+    record = SweepEvaluation(
+        sweep="/runs/multirun/x", checkpoint="last.ckpt", scored=["/ev/0"], refused={"/r/1": "why"}
+    )
+    record.write(tmp_path)
+    assert json.loads((tmp_path / "sweep.json").read_text())["refused"] == {"/r/1": "why"}
+    assert SweepEvaluation.read(tmp_path) == record
 
 
 def test_a_named_field_wins_over_a_kept_key_of_the_same_name():
@@ -188,6 +217,11 @@ def test_per_image_scores_round_trip_exactly_and_leave_out_empty_columns(tmp_pat
     write_per_image(tmp_path, with_matlab)
     header = (tmp_path / "per_image.csv").read_text().splitlines()[0]
     assert header == "name,psnr,ssim,ssim_matlab,input_psnr,input_ssim,input_ssim_matlab,seconds"
+    assert read_per_image(tmp_path) == with_matlab
+    # a training run's best-by-validation model: its own file beside the final model's
+    write_per_image(tmp_path, rows, best=True)
+    assert RunFolder(tmp_path).per_image_best_csv == tmp_path / "per_image_best.csv"
+    assert read_per_image(tmp_path, best=True) == rows
     assert read_per_image(tmp_path) == with_matlab
 
 

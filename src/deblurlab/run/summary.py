@@ -10,16 +10,65 @@ from pytorch_lightning.loggers import WandbLogger
 from deblurlab.lit.callbacks import ImageGridLogger
 from deblurlab.runfiles import RunFolder, TrainMetrics
 
+# the test scores of both models, under the names metrics.json gives them
+HEADLINE_KEYS = tuple(
+    f"test/{m}_{w}" for w in ("last", "best") for m in ("psnr", "ssim", "ssim_matlab")
+)
+
 
 def log_final_metrics(trainer: pl.Trainer, metrics: TrainMetrics) -> None:
-    """Put the final metrics (with the protocol that produced them) into the W&B run summary."""
+    """Put the final metrics (with the protocol that produced them) into the W&B run summary:
+    every number as ``final/<name>``, and the two models' test scores under their own names
+    (``test/psnr_last``, ..., ``test/psnr_best``, ...) with ``best_selected_on``."""
     flat = metrics.to_dict()
     final = {f"final/{k}": v for k, v in flat.items() if isinstance(v, int | float)}
+    tested = {k: flat[k] for k in HEADLINE_KEYS if isinstance(flat.get(k), int | float)}
     for logger in trainer.loggers:
         if isinstance(logger, WandbLogger):
             logger.experiment.summary.update(
-                {**final, "protocol": metrics.protocol, "num_params": metrics.num_params}
+                {
+                    **final,
+                    **tested,
+                    "best_selected_on": metrics.best_selected_on
+                    or f"none: {no_best_reason(metrics)}",
+                    "protocol": metrics.protocol,
+                    "num_params": metrics.num_params,
+                }
             )
+
+
+def no_best_reason(metrics: TrainMetrics) -> str:
+    """Why a run has no best-by-validation model to test beside its final one."""
+    if metrics.selected_on is None:
+        return "train=false: the given checkpoint was tested"
+    return "no checkpoint was chosen on validation (no validation ran, or no model_checkpoint)"
+
+
+def tested_lines(metrics: TrainMetrics) -> list[str]:
+    """The test lines of the summary: the final model (the headline), then the best one."""
+    if not metrics.tested:
+        return []
+
+    def fmt(model: str) -> str:
+        psnr, ssim = metrics.test_score("psnr", model), metrics.test_score("ssim", model)
+        matlab = metrics.test_score("ssim_matlab", model)
+        text = (
+            f"PSNR {psnr:.2f} dB  SSIM {ssim:.4f}"
+            if psnr is not None and ssim is not None
+            else "n/a"
+        )
+        return text + (f" (MATLAB {matlab:.4f})" if matlab is not None else "")
+
+    psnr_in, ssim_in = metrics.score("test/input_psnr"), metrics.score("test/input_ssim")
+    lines = []
+    if psnr_in is not None and ssim_in is not None:
+        lines.append(f"  test        blurry input : PSNR {psnr_in:.2f} dB  SSIM {ssim_in:.4f}")
+    lines.append(f"  test        final model  : {fmt('last')}   <- headline")
+    if metrics.best_selected_on:
+        lines.append(f"  test        best model   : {fmt('best')}   ({metrics.best_selected_on})")
+    else:
+        lines.append(f"  test        best model   : none ({no_best_reason(metrics)})")
+    return lines
 
 
 def print_summary(metrics: TrainMetrics, trainer: pl.Trainer, output_dir: Path) -> None:
@@ -34,12 +83,8 @@ def print_summary(metrics: TrainMetrics, trainer: pl.Trainer, output_dir: Path) 
         f"deblurlab summary ({metrics.protocol} protocol, {metrics.model})",
         f"  validation  blurry input : PSNR {fmt('input/psnr', 2)} dB  SSIM {fmt('input/ssim', 4)}",
         f"  validation  output (best): PSNR {fmt('val/psnr', 2)} dB  SSIM {fmt('val/ssim', 4)}",
+        *tested_lines(metrics),
     ]
-    if "test/psnr" in metrics.scores:
-        lines.append(
-            f"  test        input -> output: PSNR {fmt('test/input_psnr', 2)} -> "
-            f"{fmt('test/psnr', 2)} dB  SSIM {fmt('test/input_ssim', 4)} -> {fmt('test/ssim', 4)}"
-        )
     if metrics.num_params and metrics.test_macs is not None and metrics.macs_size:
         height, width = metrics.macs_size
         lines.append(
@@ -53,7 +98,7 @@ def print_summary(metrics: TrainMetrics, trainer: pl.Trainer, output_dir: Path) 
             f"(median, {metrics.scores.get('test/device')})"
         )
     if metrics.best_ckpt:
-        lines.append(f"  checkpoint : {metrics.best_ckpt}")
+        lines.append(f"  best ckpt  : {metrics.best_ckpt}")
     for logger in trainer.loggers:
         if isinstance(logger, WandbLogger):
             lines.append(f"  W&B run    : {Path(logger.experiment.dir).parent}")

@@ -36,11 +36,16 @@ log = logging.getLogger("deblurlab")
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
-    """Score ``cfg.ckpt_path`` on ``cfg.split`` of the data; write per_image.csv and summary.json."""
+    """Score ``cfg.ckpt_path`` on ``cfg.split`` of the data; write per_image.csv and summary.json.
+    With ``sweep=DIR``: score every run of that sweep (:mod:`deblurlab.tasks.evaluate_sweep`)."""
     if cfg.split not in ("test", "val"):
         raise ConfigError(f"split must be 'test' or 'val', got {cfg.split!r}")
     if cfg.get("protocol") is not None and cfg.protocol not in PROTOCOLS:
         raise ConfigError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {cfg.protocol!r}")
+    if cfg.get("sweep"):  # sweep= (empty) is unset, as null
+        from deblurlab.tasks.evaluate_sweep import evaluate_sweep
+
+        return evaluate_sweep(cfg)
     check_data_roots(cfg.get("data"))  # before the checkpoint is read
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -57,7 +62,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     else:
         check_data_roots(data_cfg, origin=" (the checkpoint's data; pass data=... data.root=...)")
         # built from the checkpoint: through the registry only
-        datamodule = rebuild(data_cfg, "data", cfg.ckpt_path, trust_list(cfg))
+        datamodule = rebuild(data_cfg, "data", loaded.checkpoint, trust_list(cfg))
     if cfg.split == "val":
         datamodule.setup("validate")
         loader = datamodule.val_dataloader()
@@ -107,8 +112,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         ssim_variant=SSIM_VARIANTS[protocol],
         model=model_cfg.get("name"),
         model_source="command line" if cfg.get("model") else "checkpoint",
-        checkpoint=str(cfg.ckpt_path),
-        checkpoint_sha256=file_digest(cfg.ckpt_path),
+        checkpoint=str(loaded.checkpoint),
+        checkpoint_sha256=file_digest(loaded.checkpoint),
         split=cfg.split,
         **restorer.settings(),
         device=str(device),

@@ -23,7 +23,7 @@ from deblurlab.atomic import remove_partial_files
 from deblurlab.data.roots import check_data_roots
 from deblurlab.lit.build import build_module, build_trainer, warn_unregistered
 from deblurlab.lit.checkpointing import EmbedConfig
-from deblurlab.lit.deblur_module import DeblurLitModule
+from deblurlab.lit.deblur_module import SCORE_KEYS, DeblurLitModule
 from deblurlab.lit.wandb_callbacks import (
     WandbBestMetrics,
     WandbCheckpointArtifact,
@@ -43,7 +43,7 @@ from deblurlab.run.preflight import (
 )
 from deblurlab.run.resume import continue_in_place
 from deblurlab.run.summary import log_final_metrics, print_summary
-from deblurlab.runfiles import TrainMetrics
+from deblurlab.runfiles import ImageScores, TrainMetrics, write_per_image
 
 log = logging.getLogger("deblurlab")
 
@@ -75,11 +75,60 @@ def device_name(device: torch.device) -> str:
     return torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
 
 
+def _copy_state(module: DeblurLitModule) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
+
+
+def run_test(
+    trainer: pl.Trainer,
+    module: DeblurLitModule,
+    datamodule: pl.LightningDataModule,
+    ckpt_path: str | None,
+    model: str,
+) -> dict[str, float]:
+    """Test ``ckpt_path`` (None: the module's weights as they are) and return its scores, each
+    ``test/<score>`` named ``test/<score>_<model>`` (``last`` or ``best``); the blurry input's
+    scores and the image count, the same for both models, keep their names."""
+    remember_csv_columns(trainer)
+    tested = trainer.test(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    scores = _scalars(tested[0]) if tested else {}
+    own = {f"test/{key}" for key in SCORE_KEYS}
+    return {f"{k}_{model}" if k in own else k: v for k, v in scores.items()}
+
+
+def write_test_rows(module: DeblurLitModule, output_dir: Path, best: bool) -> None:
+    """The last test's per-image scores: ``per_image.csv`` (the final model) or, ``best``,
+    ``per_image_best.csv``. Nothing when the test ran in other processes (a spawning strategy)."""
+    if module.test_records:
+        rows = [ImageScores(**record) for record in module.test_records]
+        write_per_image(output_dir, rows, best=best)
+
+
+def describe_selection(trainer: pl.Trainer, best_path: str, images: str) -> str:
+    """How the best checkpoint was chosen, e.g. ``val/psnr=27.31 at epoch 17 (step 8942) on
+    test``: the monitored score, the epoch it was reached in (counted from 1), and the images
+    validation scored (``test``, ``val`` or ``train_holdout``)."""
+    callback = trainer.checkpoint_callback
+    assert isinstance(callback, ModelCheckpoint)
+    score = callback.best_model_score
+    saved = torch.load(best_path, map_location="cpu", weights_only=True, mmap=True)
+    value = "n/a" if score is None else f"{float(score):.2f}"
+    return (
+        f"{callback.monitor}={value} at epoch {int(saved.get('epoch', -1)) + 1} "
+        f"(step {saved.get('global_step')}) on {images}"
+    )
+
+
 def train(cfg: DictConfig) -> dict[str, Any]:
-    """Fit ``cfg``'s model on its data, validate the best checkpoint, test it, write metrics.json.
+    """Fit ``cfg``'s model on its data, validate the best checkpoint, test the final model and
+    the best one, write metrics.json, per_image.csv (final) and per_image_best.csv (best).
 
     Returns the final metrics (also written to ``<output_dir>/metrics.json``), with the protocol,
-    the run's name/group, parameters, MACs and the median test runtime per image.
+    the run's name/group, parameters, MACs and the median test runtime per image. The final
+    model's test scores are ``test/<score>_last`` (the headline: what the papers' code reports),
+    the best-by-validation one's ``test/<score>_best`` (with ``best_selected_on``); without a
+    best checkpoint (no validation, no checkpoint callback, train=false) there are no ``_best``
+    scores.
     """
     check_train_config(cfg)
     check_data_roots(cfg.get("data"))  # before the run folder is claimed or anything is built
@@ -128,6 +177,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     metrics: dict[str, Any] = {}
     best_path: str | None = None
+    best_selected_on: str | None = None
     if cfg.train:
         trainer.fit(
             module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True
@@ -136,18 +186,29 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         checkpoint = trainer.checkpoint_callback
         if isinstance(checkpoint, ModelCheckpoint) and checkpoint.best_model_path:
             best_path = checkpoint.best_model_path
-            # the pair (PSNR, SSIM) of the best checkpoint on the fixed validation set
-            remember_csv_columns(trainer)
-            validated = trainer.validate(
-                module, datamodule=datamodule, ckpt_path=best_path, weights_only=True
-            )
-            metrics.update(_scalars(validated[0]) if validated else {})
-    if cfg.test:
+    # the final weights, put back after the best checkpoint's validation and test replace them
+    final_state = _copy_state(module) if best_path is not None and cfg.test else None
+    if best_path is not None:
+        # the pair (PSNR, SSIM) of the best checkpoint on the fixed validation set
         remember_csv_columns(trainer)
-        tested = trainer.test(module, datamodule=datamodule, ckpt_path=best_path, weights_only=True)
-        metrics.update(_scalars(tested[0]) if tested else {})
+        validated = trainer.validate(
+            module, datamodule=datamodule, ckpt_path=best_path, weights_only=True
+        )
+        metrics.update(_scalars(validated[0]) if validated else {})
+        best_selected_on = describe_selection(trainer, best_path, datamodule.selected_on())
+        if cfg.test:
+            metrics.update(run_test(trainer, module, datamodule, best_path, "best"))
+            if trainer.is_global_zero:
+                write_test_rows(module, output_dir, best=True)
+            module.load_state_dict(final_state)
+    if cfg.test:
+        # the final model last: the test crops, the W&B table and the runtime are its own
+        start = None if cfg.train else cfg.get("ckpt_path")  # train=false: the given checkpoint
+        metrics.update(run_test(trainer, module, datamodule, start, "last"))
         metrics["test/runtime_s"] = median_test_seconds(module)
         metrics["test/device"] = device_name(module.device)
+        if trainer.is_global_zero:
+            write_test_rows(module, output_dir, best=False)
 
     final = TrainMetrics(
         scores=metrics,
@@ -158,6 +219,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         name=identity.name,
         group=identity.group,
         best_ckpt=best_path,
+        best_selected_on=best_selected_on,
         **cost,
     )
     if trainer.is_global_zero:

@@ -37,7 +37,7 @@ def smoke_run(tmp_path_factory) -> tuple[Path, dict]:
 def test_fast_dev_run_trains_validates_and_tests(train_config):
     metrics = train(train_config("debug=fdr"))
     assert math.isfinite(metrics["train/loss"])
-    assert "test/psnr" in metrics and "test/input_psnr" in metrics
+    assert "test/psnr_last" in metrics and "test/input_psnr" in metrics
 
 
 def test_smoke_run_leaves_checkpoints_metrics_logs_and_an_image_grid(smoke_run):
@@ -47,7 +47,7 @@ def test_smoke_run_leaves_checkpoints_metrics_logs_and_an_image_grid(smoke_run):
     assert (out / "images" / "val_latest.png").is_file()
     assert (out / "csv" / "metrics.csv").is_file()
     written = json.loads((out / "metrics.json").read_text())
-    for key in ("val/psnr", "val/ssim", "val/psnr_best", "input/psnr", "input/ssim", "test/psnr"):
+    for key in ("val/psnr", "val/ssim", "val/psnr_best", "input/psnr", "input/ssim", "test/psnr_last"):
         assert math.isfinite(written[key]), key
     assert written["protocol"] == "gopro" and written["model"] == "mimo_unet"
     assert written["val/psnr"] == pytest.approx(written["val/psnr_best"])
