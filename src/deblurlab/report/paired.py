@@ -257,7 +257,7 @@ def blur_sections(table: Table, comparer: Comparer) -> list[Section]:
     rows = [row for row in table.rows if comparer.table(row) is not None]
     if not rows:
         return []
-    cells = []
+    cells, ranges = [], []
     for row in rows:
         scores = comparer.table(row)
         assert scores is not None
@@ -269,19 +269,29 @@ def blur_sections(table: Table, comparer: Comparer) -> list[Section]:
             else Cell(EMPTY)
             for b in bins
         ]
-        edges = "; ".join(b.label for b in bins if b.names)
-        cells.append([Cell(row.label), *values, Cell(edges)])
+        ranges.append([b.label if b.names else EMPTY for b in bins])
+        cells.append([Cell(row.label), *values])
+    if all(r == ranges[0] for r in ranges):  # one test set: its quartiles head the columns
+        columns = (
+            "configuration",
+            *(f"{q} ({r})" for q, r in zip(BIN_NAMES, ranges[0], strict=True)),
+        )
+        where = "the column heads give each quartile's input PSNR range"
+    else:
+        columns = ("configuration", *BIN_NAMES, "input PSNR per quartile")
+        cells = [c + [Cell("; ".join(r))] for c, r in zip(cells, ranges, strict=True)]
+        where = "the last column gives each row's quartiles' input PSNR ranges"
     sections = [
         Section(
             "Gain over the blurry input by blur strength",
-            ("configuration", *BIN_NAMES, "input PSNR per quartile"),
+            columns,
             cells,
             [
                 (
                     Span(
                         "Mean per-image PSNR gain (output minus blurry input, dB) within each "
                         "quartile of the test set by the blurry input's PSNR (Q1: the most "
-                        "blurred quarter); the last column gives each quartile's input PSNR range."
+                        f"blurred quarter); {where}."
                     ),
                 )
             ],

@@ -282,8 +282,8 @@ class Table:
         ]
         if best_on:
             text = (
-                f"Best-by-val model selected on {'; '.join(best_on)} (on test: the test set "
-                "itself, as the papers' code does; train_holdout: data.val_from_train)."
+                "Best-by-val model selected (on test: the test set itself, as the papers' code "
+                f"does; on train_holdout: data.val_from_train): {'; '.join(best_on)}."
             )
             notes.append((Span(text),))
         if any(r.tested == "tested" for r in runs):

@@ -231,7 +231,7 @@ def test_the_final_model_is_the_headline_the_best_is_beside_it_and_older_runs_ar
     assert new[2:9] == ["31.00", "32.45", "-1.45", "31.10", "0.9100", "0.957", "0.9000"]
     old = table_line(markdown, "MIMO-UNet+ old")
     assert old[2:9] == ["30.00†", "32.45", "-2.45†", "30.00", "–", "0.957", "0.9000"]
-    assert "Best-by-val model selected on MIMO-UNet+ new: val/psnr=31.00 at epoch 3 (on" in markdown
+    assert "data.val_from_train): MIMO-UNet+ new: val/psnr=31.00 at epoch 3." in markdown
     assert "Best checkpoint selected on: val (" not in markdown  # said once, by the note above
     assert "† an older run that tested one checkpoint only (`test/psnr`), its best" in markdown
     assert "**SSIM** (beside the paper's) under `gopro`: MATLAB's 3-D SSIM" in markdown
