@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import os
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -156,6 +157,50 @@ class DecodedCache:
         )
 
 
+class OpenMaps:
+    """Memory maps of cached images kept open in this process (each loader worker has its own):
+    opening one (header read, ``open``, ``mmap``) costs more than reading a 256 px crop from it.
+    At most ``limit`` stay open (the least recently used is closed first): each map holds a file
+    descriptor, and the default keeps well inside the process's limit on open files."""
+
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = limit if limit is not None else _default_limit()
+        self.pid = os.getpid()
+        self.maps: OrderedDict[Path, tuple[tuple[int, int, int], np.ndarray]] = OrderedDict()
+
+    def get(self, npy: Path) -> np.ndarray:
+        """The read-only map of ``npy``, opened on first use and again when the file was
+        replaced since (``deblurlab-prepare`` writes a new file, never into a mapped one)."""
+        if self.pid != os.getpid():  # a forked worker: its own maps, not the parent's
+            self.pid, self.maps = os.getpid(), OrderedDict()
+        st = os.stat(npy)
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        held = self.maps.get(npy)
+        if held is not None and held[0] == stamp:
+            self.maps.move_to_end(npy)
+            return held[1]
+        image = np.load(npy, mmap_mode="r")
+        self.maps[npy] = (stamp, image)
+        self.maps.move_to_end(npy)
+        while len(self.maps) > self.limit:
+            self.maps.popitem(last=False)
+        return image
+
+
+def _default_limit() -> int:
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (ImportError, OSError, ValueError):
+        return 256
+    return 8192 if soft == resource.RLIM_INFINITY else max(16, min(8192, soft // 4))
+
+
+_OPEN = OpenMaps()
+
+
 def load_cached(npy: Path) -> np.ndarray:
-    """A memory-mapped, read-only view of one cached image (reading a crop touches only its rows)."""
-    return np.load(npy, mmap_mode="r")
+    """A memory-mapped, read-only view of one cached image (reading a crop touches only its
+    rows); the map stays open in this process for the next crop of the same image."""
+    return _OPEN.get(Path(npy))

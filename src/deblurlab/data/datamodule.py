@@ -11,6 +11,7 @@ dataset is built, so broken data stops a run before training starts.
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any, Protocol
 
 import albumentations as A
@@ -138,16 +139,22 @@ class DeblurDataModule(pl.LightningDataModule):
         crop_size: square training crop (the same window in both images).
         batch_size: training batch size per device.
         eval_batch_size: validation/test batch size (1 for full frames of varying size).
-        num_workers: loader processes.
+        num_workers: loader processes, or ``"auto"``: one less than the CPUs SLURM allocated to
+            this task (``SLURM_CPUS_PER_TASK``; the training process keeps one), else 4.
         hflip, vflip, rot90: probabilities of the paired training augmentations.
         eval_crop: optional centre crop for validation and test (quick validation); None = full frames.
-        pin_memory: pin host memory (useful on GPU).
+        pin_memory: pin host memory, or ``"auto"``: pinned when the Trainer runs on CUDA
+            (asynchronous host-to-device copies).
         root: the dataset location (``data.root``); the DataModule only records it, the configs
             hand it to the source by interpolation (``source.root: ${data.root}``).
         val_from_train: hold this many training pairs out (spread evenly over the training split)
             and validate, i.e. select the best checkpoint, on them instead of the source's
             validation split (GoPro, HIDE and RealBlur have none: their validation is the test
             set, as in the papers' code). None: the source's validation split.
+        allow_slow_decode: on a GPU, train even when the training images are decoded from
+            their files for every crop (far too slow to feed a GPU; see :meth:`check_feeds_gpu`).
+        drop_last: drop the last, smaller training batch of each epoch (set by
+            ``model.compile=true``, so that one compiled graph serves every step).
         val_every_n_epochs: how often this data is validated; the DataModule only records it,
             the trainer configs read it (``trainer.check_val_every_n_epoch``), so that a dataset
             of full frames (GoPro: 1111 at 1280 x 720) is validated at its paper's cadence.
@@ -159,14 +166,16 @@ class DeblurDataModule(pl.LightningDataModule):
         crop_size: int = 256,
         batch_size: int = 4,
         eval_batch_size: int = 1,
-        num_workers: int = 0,
+        num_workers: int | str = 0,
         hflip: float = 0.5,
         vflip: float = 0.0,
         rot90: float = 0.0,
         eval_crop: int | None = None,
-        pin_memory: bool = False,
+        pin_memory: bool | str = False,
         root: str | None = None,
         val_from_train: int | None = None,
+        allow_slow_decode: bool = False,
+        drop_last: bool = False,
         val_every_n_epochs: int = 1,
     ) -> None:
         super().__init__()
@@ -181,11 +190,15 @@ class DeblurDataModule(pl.LightningDataModule):
         self.crop_size = crop_size
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
-        self.num_workers = num_workers
+        self.num_workers = workers_for(num_workers)
         self.augment = {"hflip": hflip, "vflip": vflip, "rot90": rot90}
         self.eval_crop = eval_crop
+        if pin_memory not in (True, False, "auto"):
+            raise ConfigError(f"data.pin_memory must be true, false or auto, got {pin_memory!r}")
         self.pin_memory = pin_memory
         self.root = root
+        self.allow_slow_decode = allow_slow_decode
+        self.drop_last = drop_last
         self.val_every_n_epochs = val_every_n_epochs
         if val_from_train is not None and (
             not isinstance(val_from_train, int) or val_from_train <= 0
@@ -226,11 +239,30 @@ class DeblurDataModule(pl.LightningDataModule):
                 self.crop_size,
                 ship_uint8=True,
             )
+            self.check_feeds_gpu(self.train_set.pairs)
         if "val" in splits:
             pairs = self._train_pairs()[1] if self.val_from_train else self.source.val_dataset()
             self.val_set = self._wrap("val", pairs, eval_transform, None)
         if "test" in splits:
             self.test_set = self._wrap("test", self.source.test_dataset(), eval_transform, None)
+
+    def _on_cuda(self) -> bool:
+        trainer = getattr(self, "trainer", None)
+        return trainer is not None and trainer.strategy.root_device.type == "cuda"
+
+    def check_feeds_gpu(self, pairs: Dataset) -> None:
+        """On a GPU, refuse training pairs decoded from image files for every crop (about 11
+        pairs/s per loader worker for 1280x720 PNGs, a hundredth of what a GPU step consumes):
+        one line giving the ``deblurlab-prepare`` command, unless ``data.allow_slow_decode``."""
+        decodes = getattr(getattr(pairs, "dataset", pairs), "decodes_files", None)  # or a Subset
+        if self.allow_slow_decode or not self._on_cuda() or decodes is None or not decodes():
+            return
+        root = f" data.root={self.root}" if self.root else ""
+        raise DataError(
+            "data: the training images would be decoded from their files for every crop, too "
+            f"slow to feed a GPU: run `deblurlab-prepare data=<this data option>{root}` once "
+            "to build the decoded cache, or set data.allow_slow_decode=true"
+        )
 
     def _train_pairs(self) -> tuple[Dataset, Dataset | None]:
         """The training pairs, and the held-out validation pairs when ``val_from_train`` is set."""
@@ -282,9 +314,8 @@ class DeblurDataModule(pl.LightningDataModule):
             batch_size=batch_size,
             shuffle=shuffle,
             num_workers=self.num_workers,
-            pin_memory=self.pin_memory,
+            pin_memory=self._on_cuda() if self.pin_memory == "auto" else bool(self.pin_memory),
             persistent_workers=self.num_workers > 0,
-            drop_last=False,
             **extra,
         )
 
@@ -318,10 +349,32 @@ class DeblurDataModule(pl.LightningDataModule):
             shuffle=False,
             sampler=self.train_sampler,
             generator=generator,
+            drop_last=self.drop_last,
         )
 
+    def _frames(self, frames: Dataset | None) -> Dataset | None:
+        """Full frames reach a Trainer as uint8 (a 1280x720 frame: 2.6 MB instead of 11 MB per
+        image) and become float32 on its device (:meth:`on_after_batch_transfer`); a loader
+        used without a Trainer (``deblurlab-eval``'s own loop) yields float32 as before."""
+        if isinstance(frames, PairedTensors):
+            frames.ship_uint8 = getattr(self, "trainer", None) is not None
+        return frames
+
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set, self.eval_batch_size, shuffle=False)
+        frames = self._frames(self.val_set)
+        return self._loader(frames, self.eval_batch_size, shuffle=False, drop_last=False)
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self.test_set, self.eval_batch_size, shuffle=False)
+        frames = self._frames(self.test_set)
+        return self._loader(frames, self.eval_batch_size, shuffle=False, drop_last=False)
+
+
+def workers_for(num_workers: int | str, environ: dict[str, str] | None = None) -> int:
+    """``data.num_workers``: a count as given, or ``"auto"``: ``SLURM_CPUS_PER_TASK - 1``
+    (at least 1) under SLURM, else 4."""
+    if num_workers == "auto":
+        cpus = (os.environ if environ is None else environ).get("SLURM_CPUS_PER_TASK", "")
+        return max(1, int(cpus) - 1) if cpus.isdigit() else 4
+    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+        raise ConfigError(f"data.num_workers must be a count >= 0 or auto, got {num_workers!r}")
+    return num_workers

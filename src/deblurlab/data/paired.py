@@ -51,6 +51,10 @@ class PairDataset(Dataset):
         pair = self.pairs[index]
         return self._load(pair.blurry), self._load(pair.sharp), pair.name
 
+    def decodes_files(self) -> bool:
+        """Whether some images are decoded from their files (not in the decoded cache)."""
+        return any(p not in self.cached for pair in self.pairs for p in (pair.blurry, pair.sharp))
+
     def describe(self) -> str:
         """How many pairs, and whether they come from the decoded cache."""
         total = 2 * len(self.pairs)

@@ -17,8 +17,9 @@ from typing import Any, TypeVar
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
+from pytorch_lightning.strategies import DDPStrategy
 from torch import nn
 
 from deblurlab.checkpoint import (
@@ -30,8 +31,10 @@ from deblurlab.checkpoint import (
     rebuild,
 )
 from deblurlab.errors import CheckpointError
+from deblurlab.hardware import GpuSettings, apply_tf32, gpu_settings, on_cuda
 from deblurlab.inference.ensemble import SelfEnsemble
 from deblurlab.lit.checkpointing import AtomicCheckpointIO
+from deblurlab.lit.compile import CompileTraining
 from deblurlab.registry import ENTRY_POINT_GROUP, unregistered_targets
 
 log = logging.getLogger("deblurlab")
@@ -109,7 +112,56 @@ def build_module(
     """``module_class`` (DeblurLitModule) for the run config ``cfg``: network (``net`` or
     :func:`build_network`), loss, optimizer, LR schedule, protocol and test-time self-ensemble."""
     net = build_network(cfg.model) if net is None else net
-    return _module(module_class, cfg, lambda node, key: instantiate(node), net)
+    accelerator = str((cfg.get("trainer") or {}).get("accelerator", "cpu"))
+
+    def make(node: Any, key: str) -> Any:
+        built = instantiate(node)
+        return fused_on_cuda(built, accelerator) if key == "schedule.optimizer" else built
+
+    return _module(module_class, cfg, make, net)
+
+
+def fused_on_cuda(optimizer: Any, accelerator: str) -> Any:
+    """An Adam/AdamW partial with ``fused=True`` when training on CUDA (one kernel updates every
+    parameter instead of several per tensor), unless the config chose ``fused``/``foreach``."""
+    fusable = (torch.optim.Adam, torch.optim.AdamW)
+    if (
+        on_cuda(accelerator)
+        and isinstance(optimizer, functools.partial)
+        and optimizer.func in fusable
+        and not {"fused", "foreach"} & set(optimizer.keywords)
+    ):
+        return functools.partial(optimizer, fused=True)
+    return optimizer
+
+
+def resolve_speed(cfg: DictConfig) -> GpuSettings:
+    """Make the run's precision and TF32 concrete, write them into ``cfg`` (so the run's recorded
+    config says what was used) and set TF32 on a GPU. ``trainer.precision=auto`` becomes
+    bf16-mixed / 16-mixed / 32-true from this rank's GPU (or the CPU's measured bf16 speed);
+    ``trainer_tf32`` (null: off with 32-true, on with mixed precision) becomes true or false.
+    ``trainer.deterministic=true`` turns ``trainer.benchmark`` off (cuDNN's autotuner picks
+    kernels by timing, which is not reproducible)."""
+    trainer = cfg.trainer
+    settings = gpu_settings(
+        str(trainer.get("precision", "32-true")),
+        str(trainer.get("accelerator", "cpu")),
+        cfg.get("trainer_tf32"),
+    )
+    with open_dict(cfg):
+        trainer.precision = settings.precision
+        cfg.trainer_tf32 = settings.tf32
+        if trainer.get("deterministic") is True and trainer.get("benchmark"):
+            trainer.benchmark = False
+    if on_cuda(str(trainer.get("accelerator", "cpu"))):
+        apply_tf32(settings.tf32)
+        log.info(
+            "GPU: precision %s, TF32 %s, cudnn.benchmark %s",
+            settings.precision,
+            "on" if settings.tf32 else "off (fp32 as on the papers' GPUs)",
+            "on" if trainer.get("benchmark") else "off",
+        )
+    return settings
 
 
 def warn_unregistered(cfg: DictConfig) -> list[str]:
@@ -191,15 +243,52 @@ def instantiate_group(group: DictConfig | None) -> list[Any]:
     return [instantiate(item) for item in group.values() if item and "_target_" in item]
 
 
+def buffers_change_in_training(net: nn.Module) -> bool:
+    """Whether a training step can change one of ``net``'s buffers (norm layers' running
+    statistics): only then must DDP broadcast buffers from rank 0 before every forward."""
+    norms = (nn.modules.batchnorm._NormBase,)
+    return any(isinstance(m, norms) and m.track_running_stats for m in net.modules())
+
+
+class BucketViewDDP(DDPStrategy):
+    """Lightning's DDP with gradients as views into the all-reduce buckets (no copy in or out)
+    and buffers broadcast only where a training step changes them
+    (:func:`buffers_change_in_training`; no network of deblurlab has such buffers)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("gradient_as_bucket_view", True)
+        super().__init__(**kwargs)
+
+    def _setup_model(self, model: nn.Module) -> Any:
+        self._ddp_kwargs.setdefault("broadcast_buffers", buffers_change_in_training(model))
+        return super()._setup_model(model)
+
+
+def ddp_strategy(strategy: Any) -> Any:
+    """``trainer.strategy``: ``ddp`` / ``ddp_spawn`` become :class:`BucketViewDDP` (started the
+    same way); any other value passes unchanged."""
+    starts = {"ddp": "popen", "ddp_spawn": "spawn"}
+    if isinstance(strategy, str) and strategy in starts:
+        return BucketViewDDP(start_method=starts[strategy])
+    return strategy
+
+
 def build_trainer(cfg: DictConfig, callbacks: list[pl.Callback]) -> pl.Trainer:
-    """The Trainer with the configured callbacks (plus ``callbacks``) and loggers."""
+    """The Trainer with the configured callbacks (plus ``callbacks``) and loggers; with
+    ``model.compile=true`` the network is compiled for training (:class:`CompileTraining`)."""
     loggers = instantiate_group(cfg.get("logger"))
     configured = instantiate_group(cfg.get("callbacks"))
+    if cfg.get("model") is not None and cfg.model.get("compile"):
+        configured.append(CompileTraining())
     if not loggers:  # logger=none: nothing would receive the learning rate (Lightning refuses)
         configured = [c for c in configured if not isinstance(c, LearningRateMonitor)]
     callbacks = configured + callbacks
+    extra = {}
+    if "strategy" in cfg.trainer:
+        extra["strategy"] = ddp_strategy(cfg.trainer.strategy)
     return instantiate(
         cfg.trainer,
+        **extra,
         callbacks=callbacks,
         # Lightning adds a ModelCheckpoint of its own when none is configured: callbacks=none
         # (or a group without one) means no checkpoints at all

@@ -16,15 +16,16 @@ def to_channels_last(batch: Any) -> None:
                 batch[key] = value.contiguous(memory_format=torch.channels_last)
 
 
-def channels_last_pays(precision: str) -> bool:
-    """Whether training in channels_last is expected to pay at this Trainer precision.
+def channels_last_pays(precision: str, device_type: str = "cpu") -> bool:
+    """Whether training in channels_last is expected to pay at this Trainer precision and device.
 
-    With 16-bit autocast (``bf16-mixed``, ``16-mixed``) the fast convolution kernels (oneDNN's
-    bf16/AMX paths on CPUs, tensor cores on GPUs) want channels_last; in fp32 the layout measured
-    0.82x (slower) for a MIMO-UNet training step on this project's AVX2 CPU (``deblurlab-bench``'s
-    training table) and about 1.03x on an AMX Xeon, so fp32 training keeps NCHW.
+    On CUDA always: cuDNN's tensor-core convolutions (TF32, bf16, fp16) run NHWC and otherwise
+    transpose every activation. On a CPU only with 16-bit autocast (``bf16-mixed``,
+    ``16-mixed``), where oneDNN's bf16/AMX kernels want it; in fp32 the layout measured 0.82x
+    (slower) for a MIMO-UNet training step on this project's AVX2 CPU (``deblurlab-bench``'s
+    training table) and about 1.03x on an AMX Xeon, so fp32 CPU training keeps NCHW.
     """
-    return "16" in str(precision)
+    return device_type == "cuda" or "16" in str(precision)
 
 
 class ChannelsLast(pl.Callback):
@@ -36,7 +37,7 @@ class ChannelsLast(pl.Callback):
 
     Args:
         enabled: True or False, or ``"auto"`` (the default config): on when the Trainer's
-            precision is a 16-bit one (see :func:`channels_last_pays`).
+            precision is a 16-bit one or the device a GPU (see :func:`channels_last_pays`).
     """
 
     def __init__(self, enabled: bool | str = True) -> None:
@@ -47,7 +48,8 @@ class ChannelsLast(pl.Callback):
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         auto = self.enabled == "auto"
-        self.active = channels_last_pays(trainer.precision) if auto else bool(self.enabled)
+        device = trainer.strategy.root_device.type
+        self.active = channels_last_pays(trainer.precision, device) if auto else bool(self.enabled)
         if self.active:
             pl_module.to(memory_format=torch.channels_last)
 
