@@ -55,7 +55,10 @@ RULES: dict[str, str] = {
     "ckpt_path=<any>": "the checkpoint of a tiny run trained by the fixture; with model=... on the "
     "command line, a tiny weight file in the released format ({'model': state_dict})",
     "model=<name>": "plus that network's tiny widths (fixtures.config.TINY_NET), to fit the tiny "
-    "files",
+    "files; model=<name> itself (a placeholder) is model=mimo_unet",
+    "pretrained=official, model.pretrained=official": "$DEBLURLAB_CACHE is a folder holding tiny "
+    "files in the released format under the released names, as if downloaded before (the "
+    "download itself runs against a local server in tests/e2e/cli/test_official_weights.py)",
     "deblurlab-train": "tiny network and crops, one batch per stage, one epoch "
     "(fixtures.config.shrink)",
     "deblurlab-train without a logger choice": "logger=csv (a resume keeps its run's): W&B runs "
@@ -160,6 +163,8 @@ def rewrite(command: str) -> tuple[str, ...]:
             value = RUN
         elif key == "sweep":
             value = SWEEP
+        elif key == "model" and value == "PLACEHOLDER":
+            value = "mimo_unet"
         elif key == "schedule.max_epochs" and "resume" in keys:
             value = ONE_MORE_EPOCH
         elif key == "trainer" and (value == "ddp" or (value == "gpu" and not GPU)):
@@ -172,7 +177,7 @@ def rewrite(command: str) -> tuple[str, ...]:
             value = value.split(",")[0]
         result.append(f"{key}={value}")
     if "model" in keys:
-        model = next(w.partition("=")[2] for w in words if w.startswith("model="))
+        model = next(w.partition("=")[2] for w in result if w.startswith("model="))
         result += TINY_NET[model]
     chooses_logger = any(k == "logger" or k.startswith("logger.") for k in keys)
     if program == "deblurlab-train" and not chooses_logger and "resume" not in keys:
@@ -382,6 +387,14 @@ def test_documented_command_runs(
 
         assert parse(words)[1], command
         return
+    if any(w.endswith("pretrained=official") for w in words):
+        from deblurlab.checkpoint.official import OFFICIAL
+
+        cache = tmp_path / "weights"
+        cache.mkdir()
+        for entry in OFFICIAL.values():
+            shutil.copy(_release_file(world, "mimo_unet"), cache / entry.filename)
+        monkeypatch.setenv("DEBLURLAB_CACHE", str(cache))
     as_process = words[:1] in (["--help"], ["--cfg"]) or f"resume={RUN}" in words
     words = _fill(tuple(words), world, tmp_path)
     if program in HYDRA and not as_process:
