@@ -155,3 +155,23 @@ def test_a_broken_file_is_reported_and_the_good_ones_stay_cached(tmp_path):
     with pytest.raises(DataError, match=r"img_001\.png: not a readable image"):
         src.cache().add(paths)
     assert len(src.cache().lookup(paths)) == 3
+
+
+def test_cached_images_keep_their_maps_open_per_process_and_notice_a_new_file(tmp_path):
+    from deblurlab.data.cache import OpenMaps
+
+    npy = tmp_path / "a.npy"
+    np.save(npy, np.zeros((4, 5, 3), np.uint8))
+    maps = OpenMaps(limit=2)
+    first = maps.get(npy)
+    assert maps.get(npy) is first  # the same open map: no second open/mmap
+    with open(tmp_path / "b.npy.partial", "wb") as f:
+        np.save(f, np.ones((4, 5, 3), np.uint8))
+    os.replace(tmp_path / "b.npy.partial", npy)  # what deblurlab-prepare does to a changed image
+    assert maps.get(npy).max() == 1  # the new file, not the old map
+    for name in ("c", "d"):
+        np.save(tmp_path / f"{name}.npy", np.zeros((2, 2, 3), np.uint8))
+        maps.get(tmp_path / f"{name}.npy")
+    assert list(maps.maps) == [tmp_path / "c.npy", tmp_path / "d.npy"]  # at most `limit` open
+    maps.pid = -1  # as seen from a forked loader worker: it opens its own maps
+    assert maps.get(npy) is not first and list(maps.maps) == [npy]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import torch
 from torch.utils.data import DataLoader
 
-from deblurlab.data import DeblurDataModule, SyntheticBlurSource
+from deblurlab.data import DeblurDataModule, PairedFolderSource, SyntheticBlurSource
 from deblurlab.data.transforms import to_tensor
+from fixtures.datasets import make_folder
 
 
 def small_module(**kwargs) -> DeblurDataModule:
@@ -32,10 +35,21 @@ def test_train_crops_ship_as_uint8_and_convert_to_the_floats_of_to_tensor():
     assert torch.equal(to_tensor(as_uint8), floats["blur"][0])
 
 
-def test_validation_frames_stay_float32():
-    dm = small_module()
-    dm.setup("validate")
-    assert dm.val_set[0]["blur"].dtype == torch.float32
+def test_frames_reach_a_trainer_as_uint8_and_convert_to_the_same_floats(tmp_path):
+    root = make_folder(tmp_path / "pairs", num_train=2, num_test=2)
+    dm = DeblurDataModule(PairedFolderSource(str(root), "folder"), crop_size=16)
+    dm.setup()
+    float_batch = next(iter(dm.test_dataloader()))  # no Trainer (deblurlab-eval's loop): floats
+    assert float_batch["blur"].dtype == torch.float32
+    dm.trainer = SimpleNamespace(strategy=SimpleNamespace(root_device=torch.device("cpu")))
+    for loader in (dm.val_dataloader(), dm.test_dataloader()):
+        batch = next(iter(loader))
+        assert batch["blur"].dtype == batch["sharp"].dtype == torch.uint8  # a quarter of float32
+        floats = dm.on_after_batch_transfer(batch, 0)
+        raw = loader.dataset.pairs[0]
+        assert torch.equal(floats["blur"][0], to_tensor(raw[0]))
+        assert torch.equal(floats["sharp"][0], to_tensor(raw[1]))
+    assert torch.equal(floats["blur"], float_batch["blur"])
 
 
 def test_unquantized_pairs_ship_as_float():

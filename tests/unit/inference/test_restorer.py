@@ -107,7 +107,7 @@ def test_the_default_fast_path_matches_the_plain_nchw_forward():
 def test_auto_precision_picks_bf16_only_where_the_cpu_has_it(net, monkeypatch, native, expected):
     from deblurlab import hardware
 
-    flags = frozenset({"avx2", "avx512_bf16"} if native else {"avx2", "avx512f"})
+    flags = frozenset({"avx2", "amx_bf16"} if native else {"avx2", "avx512f"})
     monkeypatch.setattr(hardware, "cpu_info", lambda: hardware.CpuInfo("test CPU", 2, flags))
     restore = Restorer(net, precision="auto")
     assert restore.precision == expected and restore.settings()["precision"] == expected
