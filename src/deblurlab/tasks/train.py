@@ -21,7 +21,7 @@ from pytorch_lightning.utilities import rank_zero_only
 
 from deblurlab.atomic import remove_partial_files
 from deblurlab.data.roots import check_data_roots
-from deblurlab.lit.build import build_module, build_trainer, warn_unregistered
+from deblurlab.lit.build import build_module, build_trainer, resolve_speed, warn_unregistered
 from deblurlab.lit.checkpointing import EmbedConfig
 from deblurlab.lit.deblur_module import SCORE_KEYS, DeblurLitModule
 from deblurlab.lit.wandb_callbacks import (
@@ -151,6 +151,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     datamodule = instantiate(cfg.data)
     if rank_zero:
         warn_unregistered(cfg)  # the run's checkpoints would need trust= to load
+    resolve_speed(cfg)  # concrete precision and TF32, recorded in the run's config
     module = build_module(cfg, DeblurLitModule)
     check_schedule(cfg, module)
     start = check_start_checkpoint(cfg.ckpt_path, module) if cfg.get("ckpt_path") else None
