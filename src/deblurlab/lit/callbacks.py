@@ -1,14 +1,19 @@
-"""Callbacks: validation image grids and fixed test crops (the checkpoint callbacks live in
-:mod:`deblurlab.lit.checkpointing`)."""
+"""Callbacks: a progress bar that never waits for the device, validation image grids and fixed
+test crops (the checkpoint callbacks live in :mod:`deblurlab.lit.checkpointing`)."""
 
 from __future__ import annotations
 
+import os
+import sys
+import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.callbacks import TQDMProgressBar
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
 
@@ -32,6 +37,89 @@ def make_grid(rows: list[list[torch.Tensor]], pad: int = 4) -> np.ndarray:
             arr = img.detach().float().clamp(0, 1).cpu().numpy().transpose(1, 2, 0)
             grid[y : y + arr.shape[0], x : x + arr.shape[1]] = arr
     return to_uint8(grid)
+
+
+class TimedProgressBar(TQDMProgressBar):
+    """Lightning's bar, refreshed every ``refresh_seconds`` instead of every step; its numbers are
+    those of the last logging step (``trainer.log_every_n_steps``), read when the loggers read
+    them, so a step that logs nothing never waits for the device. Without a terminal (a SLURM log,
+    a pipe) there is no bar: one plain line every ``line_seconds``, and one per epoch.
+
+    Args:
+        refresh_seconds: seconds between two redraws of the bar.
+        line_seconds: seconds between two lines when stdout is not a terminal.
+        lines: force plain lines (True) or the bar (False); None: lines unless stdout is a TTY.
+        show: logged training values shown besides Lightning's ``prog_bar`` ones (a value logged
+            with ``prog_bar=True`` in ``training_step`` is read back by Lightning every step).
+    """
+
+    def __init__(
+        self,
+        refresh_seconds: float = 1.0,
+        line_seconds: float = 60.0,
+        lines: bool | None = None,
+        show: Sequence[str] = ("train/loss",),
+    ) -> None:
+        super().__init__(refresh_rate=1)
+        self.show = tuple(show)
+        self.refresh_seconds = float(refresh_seconds)
+        self.line_seconds = float(line_seconds)
+        self.lines = (
+            (not sys.stdout.isatty() or "SLURM_JOB_ID" in os.environ) if lines is None else lines
+        )
+        self._shown: dict[str, Any] = {}
+        self._next = 0.0
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.lines:
+            self.disable()  # no tqdm output; the lines below instead
+        super().on_train_start(trainer, pl_module)
+        self._next = time.monotonic() + (self.line_seconds if self.lines else 0.0)
+
+    def on_train_batch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        if trainer._logger_connector.should_update_logs:  # the loggers read the values now too
+            self._shown = self.get_metrics(trainer, pl_module)
+        now, n = time.monotonic(), batch_idx + 1
+        if now < self._next:
+            return
+        if self.lines:
+            self._next = now + self.line_seconds
+            self._line(trainer, f"batch {n}/{trainer.num_training_batches}")
+        elif self.train_progress_bar is not None:
+            self._next = now + self.refresh_seconds
+            self.train_progress_bar.n = n
+            self.train_progress_bar.set_postfix(self._shown)  # redraws
+
+    def get_metrics(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, Any]:
+        shown = super().get_metrics(trainer, pl_module)
+        logged = trainer.logged_metrics
+        shown.update({k: float(logged[k]) for k in self.show if k in logged})
+        return shown
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._shown = self.get_metrics(trainer, pl_module)
+        if self.lines:
+            self._line(trainer, "epoch done")
+        else:
+            super().on_train_epoch_end(trainer, pl_module)
+
+    def _line(self, trainer: pl.Trainer, where: str) -> None:
+        if not trainer.is_global_zero:
+            return
+        shown = ", ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in self._shown.items()
+        )
+        print(
+            f"epoch {trainer.current_epoch} step {trainer.global_step} {where}: {shown}",
+            flush=True,
+        )
 
 
 class ImageGridLogger(pl.Callback):

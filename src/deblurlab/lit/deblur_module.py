@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import statistics
 from collections.abc import Callable, Sequence
@@ -12,9 +13,11 @@ import pytorch_lightning as pl
 import torch
 from torch import distributed as dist
 from torch import nn
+from torch.utils._foreach_utils import _get_fused_kernels_supported_devices
 from torchmetrics import MaxMetric
 
 from deblurlab.errors import CheckpointError
+from deblurlab.lit.nonfinite import finite_flag, skip_on_device
 from deblurlab.metrics import batch_scores, check_protocol, per_image_records
 from deblurlab.timing import timed
 
@@ -43,6 +46,26 @@ def mean_scores(rows: list[dict[str, Any]]) -> dict[str, float]:
 
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
+
+
+def fused_default(factory: Any, net: nn.Module) -> dict[str, bool]:
+    """``{"fused": True}`` when ``factory`` (a partial torch optimizer) takes ``fused``, leaves it
+    (and ``foreach``) unset, and the network's device has fused kernels: one kernel per step, and
+    the only optimizers that skip a non-finite step on the device (:mod:`deblurlab.lit.nonfinite`).
+    ``schedule.optimizer.fused=false`` keeps the unfused kernels (then one host sync per step)."""
+    func = getattr(factory, "func", None)
+    keywords = getattr(factory, "keywords", {}) or {}
+    if func is None or "fused" in keywords or keywords.get("foreach"):
+        return {}
+    try:
+        takes_fused = "fused" in inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return {}
+    devices = {p.device.type for p in net.parameters()}
+    supported = set(_get_fused_kernels_supported_devices())
+    return {"fused": True} if takes_fused and devices and devices <= supported else {}
+
+
 SchedulerFactory = Callable[..., Any]
 
 
@@ -94,31 +117,42 @@ class DeblurLitModule(pl.LightningModule):
         # blurry-input scores of the fixed validation set, computed once (kept in checkpoints)
         self.input_values: dict[str, float] | None = None
         self.test_records: list[dict[str, Any]] = []
+        self.step_finite: torch.Tensor | None = None  # the last step's gradients were finite
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         return self.net(x)
 
     # --- training -------------------------------------------------------------------------------
-    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor | None:
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         if self.loss is None:
             raise RuntimeError("DeblurLitModule was built without a loss; it can only evaluate")
         outputs = self.net(batch["blur"])
         total, parts = self.loss(outputs, batch["sharp"])
-        finite = bool(torch.isfinite(total.detach()).all())
-        if self._trainer is not None:
-            finite = self.trainer.strategy.reduce_boolean_decision(finite, all=True)
-        if not finite:  # on any rank: every rank skips this step (NonFiniteGuard counts it)
-            return None
+        # a non-finite loss makes every gradient NaN: the step is then skipped on the device from
+        # the (all-reduced) gradients, the same on every rank, with no wait for the device
+        poison = torch.where(torch.isfinite(total.detach()), 1.0, math.nan)
+        total = total * poison
         bs = batch["blur"].shape[0]
-        self.log("train/loss", total, prog_bar=True, batch_size=bs)
+        # not prog_bar=True: Lightning would read it back to the host after every step;
+        # TimedProgressBar shows it from the logging steps
+        self.log("train/loss", total, batch_size=bs)
         for name, value in parts.items():
             self.log(f"train/{name}", value, batch_size=bs)
         return total
 
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        grads = [p.grad for p in self.net.parameters() if p.grad is not None]
+        if not grads:
+            return
+        self.step_finite = finite_flag(grads)  # read later by NonFiniteGuard, off the step
+        skip_on_device(self._trainer, optimizer, self.step_finite)
+
     def configure_optimizers(self) -> Any:
         if self.optimizer_factory is None:
             return None
-        optimizer = self.optimizer_factory(params=self.net.parameters())
+        optimizer = self.optimizer_factory(
+            params=self.net.parameters(), **fused_default(self.optimizer_factory, self.net)
+        )
         if self.scheduler_factory is None:
             return optimizer
         scheduler = self.scheduler_factory(optimizer=optimizer)
