@@ -14,14 +14,14 @@ import logging
 import os
 from typing import Any, Protocol
 
-import albumentations as A
 import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from deblurlab.data.resumable import ResumableSampler
+from deblurlab.data.resumable import ResumableSampler, draw_pair, item_stream
 from deblurlab.data.transforms import (
+    PairTransform,
     apply_pair,
     paired_eval_transform,
     paired_train_transform,
@@ -56,7 +56,7 @@ class PairedTensors(Dataset):
     def __init__(
         self,
         pairs: Dataset,
-        transform: A.Compose | None,
+        transform: PairTransform | None,
         crop_size: int | None,
         ship_uint8: bool = False,
     ) -> None:
@@ -67,9 +67,10 @@ class PairedTensors(Dataset):
         self._seed: int | None = None
 
     def _reseed(self) -> None:
-        """Seed the transform from torch's RNG once per process.
+        """Seed the transform from torch's RNG once per process, for items asked for by index
+        alone (training items come with their own stream from the sampler).
 
-        Albumentations keeps its own generator, made when the transform is built: loader workers
+        The transform keeps its own generator, made when the transform is built: loader workers
         forked from one process would all replay the same crops, and a seeded run would not be
         reproducible. ``torch.initial_seed()`` differs per worker (and follows the run's seed).
         """
@@ -84,19 +85,19 @@ class PairedTensors(Dataset):
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
         """Item ``key``: an index, or ``(index, item seed)`` from a
         :class:`~deblurlab.data.resumable.ResumableSampler` (then everything random about the
-        item, the synthetic blur and the crop/flips, follows from that seed alone)."""
+        item, the synthetic blur and the crop/flips, is drawn in sequence from the one stream
+        that seed makes, see :mod:`deblurlab.data.resumable`)."""
         if isinstance(key, tuple):
             index, seed = key
             with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                if self.transform is not None:
-                    self.transform.set_random_seed(seed)
-                    self._seed = None  # a plain index later reseeds from the process again
-                return self._item(index, reseed=False)
-        return self._item(key, reseed=True)
+                # the CPU generator only: torch.manual_seed also reseeds CUDA (not restored by
+                # this fork) and records a traceback for it, milliseconds per item
+                torch.default_generator.manual_seed(seed)
+                return self._item(index, item_stream(seed))
+        return self._item(key, None)
 
-    def _item(self, index: int, reseed: bool) -> dict[str, Any]:
-        blurry, sharp, name = self.pairs[index]
+    def _item(self, index: int, rng: np.random.Generator | None) -> dict[str, Any]:
+        blurry, sharp, name = draw_pair(self.pairs, index, rng)
         if blurry.shape != sharp.shape:
             raise DataError(
                 f"{name}: blurry {blurry.shape[1]}x{blurry.shape[0]} and sharp "
@@ -107,9 +108,9 @@ class PairedTensors(Dataset):
                 f"{name}: image {blurry.shape[1]}x{blurry.shape[0]} is smaller than "
                 f"data.crop_size={self.crop_size}"
             )
-        if reseed:
+        if rng is None:
             self._reseed()
-        blurry, sharp = apply_pair(self.transform, blurry, sharp)
+        blurry, sharp = apply_pair(self.transform, blurry, sharp, rng)
         if self.ship_uint8 and blurry.dtype == sharp.dtype == np.uint8:
             # bytes through the loader's shared memory; to_float_batch converts after transfer
             return {"blur": to_chw(blurry), "sharp": to_chw(sharp), "name": name}
@@ -291,7 +292,7 @@ class DeblurDataModule(pl.LightningDataModule):
     def _wrap(
         split: str,
         pairs: Dataset,
-        transform: A.Compose | None,
+        transform: PairTransform | None,
         crop_size: int | None,
         ship_uint8: bool = False,
     ) -> PairedTensors:

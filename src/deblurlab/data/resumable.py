@@ -2,9 +2,12 @@
 
 Every training item is a pure function of ``(seed, epoch, index)``: :class:`ResumableSampler`
 draws the epoch's order from ``seed + epoch`` and hands each index out together with its own
-item seed; the dataset seeds the synthetic blur (torch), the crops and flips (albumentations) from
-that item seed alone. Nothing depends on which loader worker (if any) draws an item or on what
-was drawn before, so
+item seed. The item's stream (:func:`item_stream`, one numpy generator made from that seed alone)
+supplies every random choice of the item, in sequence: first the source's (the synthetic blur's
+parameters; a dataset on disk draws nothing), then the crop row, crop column, horizontal flip,
+vertical flip, whether to turn and the quarter turns (:mod:`deblurlab.data.transforms`).
+Consecutive draws of one generator are independent, so no choice is tied to another. Nothing
+depends on which loader worker (if any) draws an item or on what was drawn before, so
 
 - ``num_workers`` 0, 2 or 8 give the same batches (same seed, same losses);
 - a run continued from a checkpoint taken after batch ``k`` of epoch ``e`` only needs ``(e, k)``:
@@ -16,16 +19,37 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch.utils.data import Dataset, DistributedSampler
+from torch.utils.data import Dataset, DistributedSampler, Subset
 
 
 def item_seed(seed: int, epoch: int, index: int) -> int:
     """The seed of training item ``index`` in ``epoch`` (independent streams per item)."""
     return int(np.random.SeedSequence([seed, epoch, index]).generate_state(1)[0])
+
+
+def item_stream(seed: int) -> np.random.Generator:
+    """The one generator that every random choice of the item with ``item_seed`` ``seed`` draws
+    from, in sequence."""
+    return np.random.default_rng(seed)
+
+
+def draw_pair(pairs: Dataset, index: int, rng: np.random.Generator | None) -> Any:
+    """Item ``index`` of ``pairs``, drawing its randomness from ``rng`` when given.
+
+    A dataset whose items are random (the synthetic blur) offers ``draw(index, rng)``; any other
+    dataset is indexed as usual. ``Subset`` wrappers (``data.val_from_train``) are looked through.
+    """
+    while isinstance(pairs, Subset):
+        pairs, index = pairs.dataset, pairs.indices[index]
+    draw = getattr(pairs, "draw", None)
+    if rng is not None and draw is not None:
+        return draw(index, rng)
+    return pairs[index]
 
 
 class ResumableSampler(DistributedSampler):

@@ -11,9 +11,13 @@ rasterised into a point-spread function (PSF) that sums to 1 and whose centroid 
 pixel, and the photograph is convolved with it in linear light (gamma 2.2 by default). Both modes
 can add Gaussian sensor noise to the blurry image.
 
-Every sample is a pure function of ``(seed, index)``: the validation and test sets are fixed,
-while training draws a fresh seed per item from torch's RNG, so every epoch sees new samples and a
-seeded run (``seed_everything``, worker seeding) is reproducible.
+Every validation and test sample is a pure function of ``(seed, index)``, so those sets are
+fixed. A training item draws its blur from the item's stream that the DataModule hands to
+:meth:`SyntheticPairs.draw` (:mod:`deblurlab.data.resumable`): the photograph's window, the
+number of frames, the path length, the camera path or shake trajectory and the noise come first
+in that stream, the crop and flips after them, so every epoch sees new samples, each a pure
+function of ``(seed, epoch, index)``. Asked for by index alone, a training item draws a fresh seed
+from torch's RNG.
 """
 
 from __future__ import annotations
@@ -262,7 +266,13 @@ class SyntheticPairs(Dataset):
         if not 0 <= index < self.length:
             raise IndexError(index)
         seed = self.seed if self.seed is not None else int(torch.randint(0, 2**31 - 1, ()).item())
-        rng = np.random.default_rng([seed, index])
+        return self.draw(index, np.random.default_rng([seed, index]))
+
+    def draw(self, index: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, str]:
+        """Item ``index`` with every random parameter of its blur drawn from ``rng``, in
+        sequence (the caller may go on drawing from ``rng`` for the item's crop and flips)."""
+        if not 0 <= index < self.length:
+            raise IndexError(index)
         name, image, region = self.photos[index % len(self.photos)]
         blurry, sharp = synthesize_pair(image, region, self.size, rng, self.blur)
         if self.as_uint8:
