@@ -4,6 +4,7 @@ offline run synced as one. Every check reads the offline run files back with W&B
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -67,6 +68,19 @@ def test_training_run_holds_best_scores_table_and_checkpoint_artifact(trained):
     model = [a for a in artifacts if a.get("type") == "model"]
     assert len(model) == 1 and model[0]["name"] == f"model-{run['run']['run_id']}"
     assert {f["path"] for f in model[0]["manifest"]["contents"]} == {"best.ckpt", "last.ckpt"}
+
+
+def test_training_run_summary_holds_the_final_and_best_models_test_scores(trained):
+    _, run_dir = trained
+    (folder,) = offline_runs(run_dir)
+    summary = read_offline_run(folder)["summary"]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    for model in ("last", "best"):
+        for metric in ("psnr", "ssim", "ssim_matlab"):
+            key = f"test/{metric}_{model}"
+            assert summary[key] == pytest.approx(metrics[key]), key
+    assert summary["best_selected_on"] == metrics["best_selected_on"]
+    assert metrics["best_selected_on"].startswith("val/psnr=")
 
 
 def test_eval_run_joins_its_training_run(trained):

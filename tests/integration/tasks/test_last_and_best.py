@@ -101,3 +101,11 @@ def test_without_a_best_checkpoint_only_the_final_model_is_tested_and_the_summar
     out = Path(cfg.paths.output_dir)
     assert (out / "per_image.csv").is_file() and not (out / "per_image_best.csv").exists()
     assert "best model   : none (no checkpoint was chosen" in capsys.readouterr().out
+
+
+def test_train_false_tests_the_checkpoint_given_and_has_no_best(differing_run, train_config):
+    out, metrics = differing_run
+    cfg = train_config(*DIFFER, "train=false", f"ckpt_path={out}/checkpoints/best.ckpt")
+    tested = run_task(train, cfg)
+    assert tested["test/psnr_last"] == pytest.approx(metrics["test/psnr_best"], abs=1e-6)
+    assert tested["best_selected_on"] is None and "test/psnr_best" not in tested
