@@ -141,8 +141,8 @@ def test_loader_workers_draw_different_crops(tmp_path):
     sampler = [0] * 8  # the same image eight times, four per worker
     loader = DataLoader(dm.train_set, batch_size=1, sampler=sampler, num_workers=2)
     corners = [tuple(b["blur"][0, :, 0, 0].tolist()) for b in loader]
-    # albumentations keeps one generator per transform: without reseeding, both workers replay
-    # the same crops and items 2k and 2k+1 coincide
+    # items asked for by index alone draw from the transform's own generator: without reseeding
+    # per process, both workers replay the same crops and items 2k and 2k+1 coincide
     assert any(corners[2 * k] != corners[2 * k + 1] for k in range(4))
 
 
