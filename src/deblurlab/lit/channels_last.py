@@ -23,7 +23,7 @@ def channels_last_pays(precision: str, device_type: str = "cpu") -> bool:
     transpose every activation. On a CPU only with 16-bit autocast (``bf16-mixed``,
     ``16-mixed``), where oneDNN's bf16/AMX kernels want it; in fp32 the layout measured 0.82x
     (slower) for a MIMO-UNet training step on this project's AVX2 CPU (``deblurlab-bench``'s
-    training table) and about 1.03x on an AMX Xeon, so fp32 CPU training keeps NCHW.
+    training table), so fp32 CPU training keeps NCHW (no AMX machine has been measured).
     """
     return device_type == "cuda" or "16" in str(precision)
 
