@@ -253,3 +253,26 @@ def test_a_sweep_rescored_on_other_data_keeps_its_columns_apart_and_their_baseli
         for r in _section(markdown, "Paired differences between rows scored on the same images")
     ]
     assert pairs == ["FAM − Concat.", "FAM hide − Concat. hide"]
+
+
+def test_the_command_line_sets_the_bootstrap_and_refuses_no_resamples(tmp_path, capsys):
+    from deblurlab.cli.report import main
+
+    rng = np.random.default_rng(2)
+    _table3(tmp_path, {"concat": [np.zeros(len(NAMES))], "fam": [rng.normal(0.1, 0.2, 48)]})
+
+    def fam(*options: str) -> str:
+        main([str(tmp_path / "sweep"), "--out", str(tmp_path / "out"), *options])
+        markdown = (tmp_path / "out" / "report.md").read_text()
+        return _section(markdown, "Each row against the baseline (Concat.)")[0][1]
+
+    default = fam()
+    assert fam("--seed", "0", "--resamples", "4000") == default  # reproducible
+    few = fam("--resamples", "20")  # few resamples: the seed shows at two decimals
+    assert few != default and fam("--resamples", "20", "--seed", "2") != few
+    assert "(20 resamples of the images, seed 2)" in (tmp_path / "out" / "report.md").read_text()
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(tmp_path / "sweep"), "--resamples", "0"])
+    assert exit_info.value.code == 2
+    assert "--resamples must be >= 1, got 0" in capsys.readouterr().err
