@@ -416,3 +416,34 @@ def test_every_doc_is_read_and_shows_commands() -> None:
         if opening.strip() == "```"
     ]
     assert unlabelled == [], "label each code block (```bash for commands, ```text for output)"
+
+
+# Keys that say where a training run goes or that it is cut short (then it may leave out the
+# trainer: the default CPU one serves it).
+_PLACED = {
+    "trainer",
+    "launcher",
+    "debug",
+    "resume",
+    "train",
+    "schedule.max_epochs",
+    "trainer.max_steps",
+}
+
+
+def test_full_schedule_training_commands_name_the_trainer_they_are_meant_for() -> None:
+    """A documented ``deblurlab-train`` of a paper's full schedule (an experiment other than the
+    quick start, or a dataset given with ``data.root``) names where it is meant to run
+    (``trainer=gpu``, ``trainer=ddp``, ``launcher=slurm``) unless it is cut short (``debug=``,
+    ``schedule.max_epochs=``, ...): on the default CPU trainer such a command runs for weeks."""
+    unnamed = []
+    for command, docs in SHOWN.items():
+        program, *words = command.split()
+        if program != "deblurlab-train" or any(w.startswith("--") for w in words):
+            continue
+        keys = {w.lstrip("+~").partition("=")[0] for w in words if w != "-m"}
+        experiment = next((w.split("=", 1)[1] for w in words if w.startswith("experiment=")), None)
+        full = experiment not in (None, "quickstart") or "data.root" in keys
+        if full and not keys & _PLACED:
+            unnamed.append(f"{docs[0]}: {command}")
+    assert unnamed == [], "add trainer=gpu (or debug=smoke for a CPU try):\n" + "\n".join(unnamed)
