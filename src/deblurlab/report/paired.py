@@ -77,6 +77,8 @@ class Comparer:
 
     def __post_init__(self) -> None:
         self._cache: dict[int, ImageTable | None] = {}
+        # the same comparison appears against the baseline and among all pairs: resampled once
+        self._intervals: dict[tuple[tuple[str, float], ...], Interval] = {}
 
     def table(self, row: Row) -> ImageTable | None:
         if id(row) not in self._cache:
@@ -86,8 +88,11 @@ class Comparer:
     def interval(self, differences: dict[str, float]) -> Interval | None:
         if not differences:
             return None
-        values = np.array([differences[name] for name in sorted(differences)])
-        return bootstrap_mean(values, resamples=self.resamples, seed=self.seed)
+        key = tuple(sorted(differences.items()))
+        if key not in self._intervals:
+            values = np.array([value for _, value in key])
+            self._intervals[key] = bootstrap_mean(values, resamples=self.resamples, seed=self.seed)
+        return self._intervals[key]
 
     def difference(self, base: Row, other: Row, names: set[str] | None = None) -> dict[str, float]:
         """``other - base`` per image, over the images both scored (and in ``names``)."""
