@@ -215,11 +215,21 @@ def main_effects_section(table: Table, comparer: Comparer) -> list[Section]:
                 mean_on = statistics.fmean(papers[i] for i in on)  # type: ignore[misc]
                 mean_off = statistics.fmean(papers[i] for i in off)  # type: ignore[misc]
                 paper = f"{mean_on - mean_off:+.2f}"
+            # pairs of rows that differ in this component alone: its effect, nothing mixed in
+            others = [{k: v for k, v in row.components.items() if k != component} for row in rows]
+            matched = [(i, j) for i in on for j in off if others[i] == others[j]]
+            alone = None
+            if matched:
+                on_rows, off_rows = zip(*matched, strict=True)
+                differences = scores[list(on_rows)] - scores[list(off_rows)]
+                alone = comparer.interval(dict(zip(names, differences.mean(axis=0), strict=True)))
             cells.append(
                 [
                     Cell(component),
                     *_interval_cells(comparer.interval(effect)),
                     Cell(f"{len(on)} / {len(off)}"),
+                    Cell(alone.text(), strong=alone.clear) if alone else Cell(EMPTY),
+                    Cell(str(len(matched))),
                     Cell(paper),
                 ]
             )
@@ -235,6 +245,8 @@ def main_effects_section(table: Table, comparer: Comparer) -> list[Section]:
                     "improved",
                     "images",
                     "rows on / off",
+                    "Δ PSNR matched pairs [95% CI]",
+                    "pairs",
                     "Δ PSNR paper",
                 ),
                 cells,
@@ -246,7 +258,9 @@ def main_effects_section(table: Table, comparer: Comparer) -> list[Section]:
                             "the images every row scored; the interval resamples the images. The "
                             "grid is not a full factorial (the paper's rows), so the rows on and "
                             "off also differ in other components (MSFR's one row on has all "
-                            "others on); read it with the rows against the baseline."
+                            "others on). Matched pairs: the mean over the pairs of rows that "
+                            "differ in this component alone (on minus off), which nothing else "
+                            "is mixed into. Δ PSNR paper: the paper's rows, on minus off."
                         ),
                     ),
                     _interval_note(comparer),

@@ -200,9 +200,14 @@ def test_table4_gives_each_components_main_effect_over_the_grid(tmp_path):
     assert _interval(effects["AFF"][1])[:3] == (0.03, 0.03, 0.03)
     assert _interval(effects["MSFR"][1])[:3] == (0.15, 0.15, 0.15)
     assert effects["MSFR"][4] == "1 / 8"
+    # rows that differ in one component alone: MISE's +0.3, nothing for the others
+    assert _interval(effects["MISE"][5]) == (0.3, 0.3, 0.3, True)
+    assert [effects[c][6] for c in effects] == ["4", "4", "4", "1"]
+    for component in ("MOSD", "AFF", "MSFR"):
+        assert _interval(effects[component][5]) == (0.0, 0.0, 0.0, False)
     on = [p for p, net, _ in papers.values() if net.mise]
     off = [p for p, net, _ in papers.values() if not net.mise]
-    assert effects["MISE"][5] == f"{np.mean(on) - np.mean(off):+.2f}"
+    assert effects["MISE"][7] == f"{np.mean(on) - np.mean(off):+.2f}"
 
     rows = {r[0]: r for r in _section(markdown, "Each row against the baseline (baseline (none))")}
     assert len(rows) == 8
