@@ -62,6 +62,7 @@ class RunResult:
     tested: str = "last"
     # the ablation switches of the run (``paper.components``: name -> config key), on or off
     components: dict[str, bool] = field(default_factory=dict)
+    checkpoint: str | None = None  # the file an evaluation scored
 
 
 def _load_yaml(path: Path) -> DictConfig:
@@ -200,6 +201,7 @@ def read_eval_run(run_dir: Path) -> RunResult:
         ssim_matlab=_finite(summary.ssim_matlab),
         tested="checkpoint",
         components=components,
+        checkpoint=str(summary.checkpoint),
     )
 
 

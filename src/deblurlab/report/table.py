@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from deblurlab.report.runs import RunResult
@@ -286,6 +287,15 @@ class Table:
                 f"does; on train_holdout: data.val_from_train): {'; '.join(best_on)}."
             )
             notes.append((Span(text),))
+        scored = sorted({Path(r.checkpoint).name for r in runs if r.checkpoint})
+        if scored:
+            notes.append(
+                (
+                    Span("Evaluations (deblurlab-eval) score the checkpoint they name: "),
+                    Span(", ".join(scored), "code"),
+                    Span(" (last.ckpt: the final model; best.ckpt: the best by validation)."),
+                )
+            )
         if any(r.tested == "tested" for r in runs):
             notes.append(
                 (

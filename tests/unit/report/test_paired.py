@@ -253,6 +253,7 @@ def test_a_sweep_rescored_on_other_data_keeps_its_columns_apart_and_their_baseli
     assert set(rows) == {"FAM", "FAM hide"}
     assert _interval(rows["FAM"][1])[:3] == (0.1, 0.1, 0.1)
     assert _interval(rows["FAM hide"][1])[:3] == (0.25, 0.25, 0.25)
+    assert "Evaluations (deblurlab-eval) score the checkpoint they name: `last.ckpt`" in markdown
     pairs = [
         r[0]
         for r in _section(markdown, "Paired differences between rows scored on the same images")
