@@ -54,10 +54,10 @@ bench: $(STAMP) ## speed and memory table, variants side by side in one run (--l
 	$(BIN)/deblurlab-bench $(ARGS)
 
 GPU_RUN := logger=csv debug=smoke trainer=gpu test=false
-bench-gpu: $(STAMP) ## on a GPU machine (< 5 min): smoke training in 32-true and bf16-mixed, inference table
+bench-gpu: $(STAMP) ## on a GPU machine (< 5 min): smoke training with the GPU defaults and in strict fp32, then one table
+	$(BIN)/deblurlab-train $(GPU_RUN) run_name=gpu_auto
 	$(BIN)/deblurlab-train $(GPU_RUN) trainer.precision=32-true run_name=gpu_fp32
-	$(BIN)/deblurlab-train $(GPU_RUN) trainer.precision=bf16-mixed run_name=gpu_bf16
-	$(BIN)/deblurlab-bench --device cuda --large --only paths $(ARGS)
+	$(BIN)/deblurlab-bench --device cuda --only gpu $(ARGS)
 
 # a fixed folder: run again, the sweep skips its finished points and continues interrupted ones
 SWEEP_DIR ?= experiments/runs/sweeps/table3_smoke

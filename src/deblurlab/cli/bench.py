@@ -5,7 +5,8 @@
     deblurlab-bench --only paths training # some sections (--networks: some networks)
     deblurlab-bench --ckpt best.ckpt      # a trained network instead of seeded random weights
     deblurlab-bench --quick               # tiny networks and sizes: a smoke check of the benchmark
-    deblurlab-bench --device cuda         # the inference sections on the GPU (make bench-gpu)
+    deblurlab-bench --only compiled       # graph breaks, compiled vs eager training step
+    deblurlab-bench --device cuda --only gpu   # everything a GPU run depends on, one table
 
 The head names the machine and its fp32 matmul rate, the yardstick for every GMAC/s. Read the
 ratios, not the seconds; what each should reach, and where, is in docs/performance.md.
@@ -25,8 +26,8 @@ from deblurlab.benchmarks.networks import NETWORKS
 from deblurlab.benchmarks.probes import matmul_gmacs
 from deblurlab.hardware import cpu_info
 
-SECTIONS = ("paths", "training", "data", "blur", "inference")
-DEFAULT_SECTIONS = ("paths", "training", "data", "blur")
+SECTIONS = ("paths", "training", "data", "blur", "inference", "compiled", "gpu", "overhead")
+DEFAULT_SECTIONS = ("paths", "training", "data", "blur", "overhead")  # compiled: minutes on a small CPU
 
 
 def machine_lines() -> str:
@@ -57,7 +58,7 @@ def parse(argv: list[str] | None = None) -> tuple[BenchOptions, list[str], int |
     args = parser.parse_args(argv)
     args.repeats = args.repeats or (1 if args.quick else 3)
     opts = BenchOptions(**{f.name: getattr(args, f.name) for f in fields(BenchOptions) if f.init})
-    sections = args.only or list(SECTIONS if args.large else DEFAULT_SECTIONS)
+    sections = args.only or list(SECTIONS[:5] if args.large else DEFAULT_SECTIONS)
     return opts, sections, args.threads
 
 

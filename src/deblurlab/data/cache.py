@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import mmap
 import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -179,7 +180,8 @@ class OpenMaps:
         if held is not None and held[0] == stamp:
             self.maps.move_to_end(npy)
             return held[1]
-        image = np.load(npy, mmap_mode="r")
+        # a plain ndarray view of the map: slicing a np.memmap costs more than reading a crop
+        image = np.asarray(np.load(npy, mmap_mode="r"))
         self.maps[npy] = (stamp, image)
         self.maps.move_to_end(npy)
         while len(self.maps) > self.limit:
@@ -203,4 +205,14 @@ _OPEN = OpenMaps()
 def load_cached(npy: Path) -> np.ndarray:
     """A memory-mapped, read-only view of one cached image (reading a crop touches only its
     rows); the map stays open in this process for the next crop of the same image."""
-    return _OPEN.get(Path(npy))
+    return _OPEN.get(npy if isinstance(npy, Path) else Path(npy))
+
+
+def is_mapped(image: np.ndarray) -> bool:
+    """Whether ``image`` is a view of a memory-mapped file (as cached images are)."""
+    base: object = image
+    while base is not None:
+        if isinstance(base, np.memmap | mmap.mmap):
+            return True
+        base = getattr(base, "base", None)
+    return False

@@ -24,7 +24,15 @@ def test_every_section_runs_quick_and_prints_machine_and_tables(capsys):
     assert lines[2].startswith("fp32 matmul (512 x 512, 1 threads): ")
     assert float(lines[2].split(": ")[1].split()[0]) > 0
     titles = [line for line in lines if line.startswith("### ")]
-    expected = ("Inference paths", "Training step", "crops per second", "linear filter", "Restorer")
+    expected = (
+        "Inference paths",
+        "Training step",
+        "pairs per second per loader worker",
+        "linear filter",
+        "Restorer",
+        "Compiled training step",
+        "GPU training: everything in one table",
+    )
     assert len(titles) == len(SECTIONS) == len(expected)  # one table per section
     assert all(any(e in t for t in titles) for e in expected), titles
     paths = [line for line in lines if line.startswith("| MIMO-UNet |")]

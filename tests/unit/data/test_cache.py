@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from deblurlab.data import DeblurDataModule, DecodedCache, PairedFolderSource
-from deblurlab.data.cache import load_cached
+from deblurlab.data.cache import is_mapped, load_cached
 from deblurlab.data.io import read_image, read_image_raw
 from deblurlab.data.transforms import to_tensor
 from deblurlab.errors import DataError
@@ -52,7 +52,7 @@ def test_cache_returns_exactly_the_decoded_pixels_of_every_format(tmp_path):
     for path in paths:
         npy, (h, w) = found[path]
         cached, decoded = load_cached(npy), read_image_raw(path)
-        assert isinstance(cached, np.memmap) and (h, w) == decoded.shape[:2]
+        assert is_mapped(cached) and (h, w) == decoded.shape[:2]
         assert cached.dtype == decoded.dtype and cached.shape == decoded.shape
         np.testing.assert_array_equal(cached, decoded)
         # and the floats the network sees are the same as read_image's
@@ -90,10 +90,10 @@ def test_datamodule_says_when_it_uses_the_cache(tmp_path, caplog):
         dm = module(root)
         dm.setup("test")
     assert "test: 2 pairs, from the decoded cache" in caplog.text
-    assert isinstance(dm.test_set.pairs[0][0], np.memmap)
+    assert is_mapped(dm.test_set.pairs[0][0])
     plain = module(root, use_cache=False)
     plain.setup("test")
-    assert not isinstance(plain.test_set.pairs[0][0], np.memmap)
+    assert not is_mapped(plain.test_set.pairs[0][0])
 
 
 def test_cached_and_decoded_batches_are_identical(tmp_path):
@@ -105,7 +105,7 @@ def test_cached_and_decoded_batches_are_identical(tmp_path):
     cached = module(root, hflip=0.5, vflip=0.5, rot90=0.5)
     cached.setup("fit")
     cached.setup("test")
-    assert isinstance(cached.train_set.pairs[0][0], np.memmap)
+    assert is_mapped(cached.train_set.pairs[0][0])
     for a, b in zip(decoded.test_set, cached.test_set, strict=True):  # full frames
         assert torch.equal(a["blur"], b["blur"]) and torch.equal(a["sharp"], b["sharp"])
     torch.manual_seed(5)

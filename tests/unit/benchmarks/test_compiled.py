@@ -1,0 +1,25 @@
+"""model.compile=true pays only if the networks compile whole: each training forward is one graph."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from deblurlab.benchmarks.compiled import graph_breaks
+from deblurlab.benchmarks.networks import make_network
+
+
+@pytest.mark.parametrize("name", ["MIMO-UNet", "SGENet"])
+def test_the_networks_compile_without_graph_breaks(name):
+    assert graph_breaks(make_network(name, quick=True), torch.rand(2, 3, 32, 32)) == (1, 0)
+
+
+def test_a_graph_break_is_counted():
+    class Breaks(torch.nn.Module):
+        def forward(self, x):
+            x = x + 1
+            print("host side effect")  # dynamo cannot trace print: the graph breaks here
+            return x * 2
+
+    graphs, breaks = graph_breaks(Breaks(), torch.rand(2))
+    assert breaks == 1 and graphs == 2
