@@ -51,8 +51,15 @@ def test_ddp_cpu_scores_every_image_once_and_equals_one_process_eval(tmp_path, c
     val = evaluate(compose_config("eval", [best, "split=val"], tmp_path / "ev"))
     test = evaluate(compose_config("eval", [best, "split=test"], tmp_path / "et"))
     assert val["num_images"] == 3 and test["num_images"] == 3
-    for key in ("psnr", "ssim", "ssim_matlab", "input_psnr", "input_ssim"):
+    for key in ("psnr", "ssim", "ssim_matlab"):
+        assert metrics[f"test/{key}_best"] == pytest.approx(test[key], abs=1e-6), key
+    for key in ("input_psnr", "input_ssim"):
         assert metrics[f"test/{key}"] == pytest.approx(test[key], abs=1e-6), key
+    # ... and of the final model (last.ckpt), tested after it
+    last = f"ckpt_path={run}/checkpoints/last.ckpt"
+    final = evaluate(compose_config("eval", [last, "split=test"], tmp_path / "el"))
+    for key in ("psnr", "ssim", "ssim_matlab"):
+        assert metrics[f"test/{key}_last"] == pytest.approx(final[key], abs=1e-6), key
     for key in ("psnr", "ssim", "ssim_matlab"):
         assert metrics[f"val/{key}"] == pytest.approx(val[key], abs=1e-6), key
     assert metrics["val/psnr_best"] == pytest.approx(val["psnr"], abs=1e-6)
