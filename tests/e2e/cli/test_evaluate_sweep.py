@@ -81,3 +81,20 @@ def test_a_sweep_with_no_run_that_can_be_scored_fails_in_one_line(sweep, tmp_pat
     )
     assert result.stdout.count("refused: ") == 2
     assert json.loads((tmp_path / "out" / "sweep.json").read_text())["scored"] == []
+
+
+@pytest.mark.parametrize(
+    ("words", "line"),
+    [
+        (["sweep=/no/such/sweep"], "error: sweep=/no/such/sweep: not a folder"),
+        (
+            ["sweep=SWEEP", "ckpt_path=best.ckpt"],
+            "error: sweep= scores each run's own checkpoint (sweep_checkpoint=last.ckpt | "
+            "best.ckpt); leave ckpt_path= and pretrained= unset",
+        ),
+    ],
+)
+def test_a_bad_sweep_command_fails_in_one_line_naming_the_key(words, line, tmp_path):
+    words = [w.replace("SWEEP", str(tmp_path)) for w in words]  # an empty folder
+    result = run_cli("cli.evaluate", *words, f"hydra.run.dir={tmp_path / 'out'}", root=tmp_path)
+    assert result.returncode == 2 and result.stderr.strip().splitlines() == [line]
