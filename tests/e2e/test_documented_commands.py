@@ -360,6 +360,8 @@ def _run_process(program: str, words: list[str], tmp: Path) -> None:
         assert (Path(out) / "report.md").is_file()
     elif program == "deblurlab-sync":
         assert "offline-run-" in result.stdout, result.stdout
+    elif program == "deblurlab-plan":
+        assert "\ntotal " in result.stdout, result.stdout
     elif words[:1] == ["--help"]:
         assert "== Configuration groups ==" in result.stdout
     elif words[:1] == ["--cfg"]:
@@ -374,9 +376,8 @@ def test_documented_command_runs(
 ) -> None:
     """The command runs (see RULES for what differs from a user's machine, and why)."""
     program, *words = command
-    assert program in (*HYDRA, "deblurlab-report", "deblurlab-sync", "deblurlab-bench"), (
-        f"{COMMANDS[command]}: no such command"
-    )
+    processes = ("deblurlab-report", "deblurlab-sync", "deblurlab-bench", "deblurlab-plan")
+    assert program in (*HYDRA, *processes), f"{COMMANDS[command]}: no such command"
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     for entry in world["files"].iterdir():

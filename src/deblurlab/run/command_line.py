@@ -139,7 +139,9 @@ def check_group_choices(command_line: CommandLine) -> None:
 
 def check_run_dir_argument(command_line: CommandLine) -> None:
     """Before Hydra writes its record into an explicit ``hydra.run.dir=DIR``: refuse a DIR that
-    holds a run (unless this is ``resume=DIR``, or a DDP rank > 0 joining its rank 0)."""
+    holds a run it cannot continue (unless this is ``resume=DIR``, or a DDP rank > 0 joining its
+    rank 0). A run with its ``run.json`` is the job's to skip, continue or refuse
+    (:func:`deblurlab.run.resume.continue_in_place`): a requeued sbatch script finds it there."""
     if resume_folder(command_line):
         return
     try:
@@ -154,7 +156,7 @@ def check_run_dir_argument(command_line: CommandLine) -> None:
     if rank_zero_only.rank != 0:
         return
     folder = Path(value).expanduser()
-    if holds_run(folder):
+    if holds_run(folder) and not (folder / "run.json").is_file():
         raise run_folder_taken(folder)
 
 

@@ -159,10 +159,12 @@ def _finished_metrics(run_dir: Path) -> dict[str, Any] | None:
 class InPlace:
     """What a job does with the run already in its folder: ``finished`` holds that run's final
     metrics (skip it); ``restart`` says it never saved a checkpoint (start it again, same folder);
-    otherwise the config was set to continue it (``resume``, ``ckpt_path``) or there was none."""
+    ``resumed``: the config was set to continue it (``resume``, ``ckpt_path``); a run whose
+    training is complete then only tests (it was stopped before writing ``metrics.json``)."""
 
     finished: dict[str, Any] | None = None
     restart: bool = False
+    resumed: bool = False
 
 
 def continue_in_place(cfg: DictConfig, output_dir: Path, announce: bool = True) -> InPlace:
@@ -185,7 +187,7 @@ def continue_in_place(cfg: DictConfig, output_dir: Path, announce: bool = True) 
     if recorded is None:
         raise ConfigError(
             f"{output_dir}: holds a run without its config (.hydra/config.yaml); choose another "
-            "folder (hydra.sweep.dir=...)"
+            "folder"
         )
     differences = config_differences(recorded, cfg)
     if differences:
@@ -197,7 +199,7 @@ def continue_in_place(cfg: DictConfig, output_dir: Path, announce: bool = True) 
         )
         raise ConfigError(
             f"{output_dir}: holds a run of another config (differs in {shown}{more}); run the "
-            "command that started it, or choose another folder (hydra.sweep.dir=...)"
+            "command that started it, or choose another folder"
         )
     finished = _finished_metrics(output_dir)
     if finished is not None:
@@ -214,7 +216,7 @@ def continue_in_place(cfg: DictConfig, output_dir: Path, announce: bool = True) 
     with open_dict(cfg):
         cfg.resume = str(output_dir)
         cfg.ckpt_path = str(ckpt)
-    return InPlace()
+    return InPlace(resumed=True)
 
 
 def _command(overrides: list[str]) -> list[str]:

@@ -157,7 +157,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     start = check_start_checkpoint(cfg.ckpt_path, module) if cfg.get("ckpt_path") else None
     if start is not None and cfg.get("resume"):
         done = finished_run(start, cfg)
-        if done is not None:
+        # found in its folder without metrics.json (stopped while testing): fit ends at once, tests
+        if done is not None and not in_place.resumed:
             print(
                 f"run {output_dir} {done}: nothing to do (extend the schedule to continue, "
                 "e.g. schedule.max_epochs=<more>)",

@@ -116,7 +116,7 @@ def test_a_sweep_run_again_skips_finished_points_and_continues_a_killed_one_exac
     assert refused.returncode == 2
     assert refused.stderr.strip().splitlines()[-1] == (
         f"error: {sweep / '1'}: holds a run of another config (differs in seed); run the "
-        "command that started it, or choose another folder (hydra.sweep.dir=...)"
+        "command that started it, or choose another folder"
     )
 
     # another command into the same sweep folder: one line, nothing written
@@ -153,3 +153,25 @@ def test_make_sweep_twice_trains_nothing_the_second_time_and_reports_the_same(tm
         job: digests(sweep / job) for job in ("0", "1", "2")
     } == runs  # runs and logs as they were
     assert {name: (sweep / name).read_bytes() for name in report} == report
+
+
+def test_a_single_run_into_its_own_folder_again_tests_what_was_untested_then_skips(tmp_path):
+    # a requeued sbatch script: the same command with the same hydra.run.dir
+    run = tmp_path / "run"
+    command = [*TINY, "debug=smoke", f"hydra.run.dir={run}"]
+    first = train(*command, root=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    scores = json.loads((run / "metrics.json").read_text())
+    trained = weights(run)
+    (run / "metrics.json").unlink()  # as if stopped during its final test
+
+    tested = train(*command, root=tmp_path)
+    assert tested.returncode == 0, tested.stderr[-3000:]
+    assert f"resuming: {run} from" in tested.stdout
+    again = json.loads((run / "metrics.json").read_text())
+    assert again["test/psnr_last"] == pytest.approx(scores["test/psnr_last"], abs=1e-6)
+    assert weights(run)["global_step"] == trained["global_step"]  # no step trained
+
+    third = train(*command, root=tmp_path)
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert f"skipped: {run} finished" in third.stdout

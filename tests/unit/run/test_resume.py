@@ -128,7 +128,7 @@ def test_a_run_of_another_config_is_refused_naming_the_keys_even_when_finished(t
         continue_in_place(_job_config("seed: 2\nmodel:\n  name: other\n"), run)
     assert str(info.value) == (
         f"{run}: holds a run of another config (differs in model.name, seed); run the command "
-        "that started it, or choose another folder (hydra.sweep.dir=...)"
+        "that started it, or choose another folder"
     )
 
 
