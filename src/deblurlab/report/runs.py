@@ -226,7 +226,7 @@ def collect_runs(roots: list[Path]) -> tuple[list[RunResult], list[Path]]:
                 runs.append(read_train_run(folder.path))
             elif folder.summary_json.is_file():
                 runs.append(read_eval_run(folder.path))
-            else:
+            elif not folder.sweep_json.is_file():  # deblurlab-eval sweep=: its runs are below
                 unfinished.append(folder.path)
     if not runs:
         raise DataError(

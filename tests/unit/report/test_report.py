@@ -116,6 +116,15 @@ def test_unfinished_runs_are_listed_and_left_out(tmp_path):
     assert f"- {tmp_path / '1'}" in markdown
 
 
+def test_the_folder_of_an_eval_sweep_is_not_an_unfinished_run(tmp_path):
+    # deblurlab-eval sweep=: its own folder holds Hydra's record and sweep.json, its runs below
+    write_run(tmp_path, config={})
+    (tmp_path / "sweep.json").write_text("{}")
+    write_run(tmp_path / "0", metrics=train_metrics(30.0, "g", "mimo_unet"), config={})
+    report([tmp_path])
+    assert "Unfinished" not in (tmp_path / "report.md").read_text()
+
+
 def test_multirun_jobs_keep_their_numeric_order(tmp_path):
     for job in (2, 10, 1):
         write_run(
