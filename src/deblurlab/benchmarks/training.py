@@ -28,14 +28,21 @@ from deblurlab.models.mimo_unet import released_aff
 
 
 def bare_step(
-    net: nn.Module, loss_fn: nn.Module, blur: Tensor, sharp: Tensor, layout: bool, bf16: bool
+    net: nn.Module,
+    loss_fn: nn.Module,
+    blur: Tensor,
+    sharp: Tensor,
+    layout: bool,
+    bf16: bool,
+    fused: bool = False,
 ) -> Callable[[], float]:
-    """One plain-PyTorch optimizer step per call (``layout``: channels_last)."""
+    """One plain-PyTorch optimizer step per call (``layout``: channels_last; ``fused``: fused
+    Adam, deblurlab's default)."""
     net = net.train()
     if layout:
         net = net.to(memory_format=torch.channels_last)
         blur, sharp = (t.contiguous(memory_format=torch.channels_last) for t in (blur, sharp))
-    optimizer = torch.optim.Adam(net.parameters(), lr=1e-4)
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-4, fused=fused)
 
     def step() -> float:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
@@ -74,10 +81,10 @@ def network_rows(
     step = functools.partial(bare_step, loss_fn=loss(), blur=blur, sharp=sharp)
     bare = {
         "released": step(released_aff(make_net()), layout=False, bf16=False),
-        "bare": step(make_net(), layout=layout, bf16=bf16),
+        "bare": step(make_net(), layout=layout, bf16=bf16, fused=True),
     }
     if not layout:  # deblurlab leaves channels_last out here: show what it would do
-        bare["channels_last"] = step(make_net(), layout=True, bf16=bf16)
+        bare["channels_last"] = step(make_net(), layout=True, bf16=bf16, fused=True)
     turns = Turns()
     module = DeblurLitModule(
         make_net(), loss(), optimizer=functools.partial(torch.optim.Adam, lr=1e-4)
