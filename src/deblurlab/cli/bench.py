@@ -27,7 +27,9 @@ from deblurlab.benchmarks.probes import matmul_gmacs
 from deblurlab.hardware import cpu_info
 
 SECTIONS = ("paths", "training", "data", "blur", "inference", "compiled", "gpu", "overhead")
-DEFAULT_SECTIONS = ("paths", "training", "data", "blur", "overhead")  # compiled: minutes on a small CPU
+# not compiled (minutes of C++ compilation on a small CPU) nor gpu (its own make target)
+DEFAULT_SECTIONS = ("paths", "training", "data", "blur", "overhead")
+LARGE_SECTIONS = tuple(s for s in SECTIONS if s not in ("compiled", "gpu"))
 
 
 def machine_lines() -> str:
@@ -58,7 +60,7 @@ def parse(argv: list[str] | None = None) -> tuple[BenchOptions, list[str], int |
     args = parser.parse_args(argv)
     args.repeats = args.repeats or (1 if args.quick else 3)
     opts = BenchOptions(**{f.name: getattr(args, f.name) for f in fields(BenchOptions) if f.init})
-    sections = args.only or list(SECTIONS[:5] if args.large else DEFAULT_SECTIONS)
+    sections = args.only or list(LARGE_SECTIONS if args.large else DEFAULT_SECTIONS)
     return opts, sections, args.threads
 
 
