@@ -19,6 +19,7 @@ from pytorch_lightning.utilities import rank_zero_only
 
 from deblurlab.data.crops import TestCrops
 from deblurlab.data.io import write_image
+from deblurlab.lit.zoom import zoom_rows
 from deblurlab.quantize import to_uint8
 
 
@@ -125,14 +126,21 @@ class TimedProgressBar(TQDMProgressBar):
 class ImageGridLogger(pl.Callback):
     """After each validation, save (and send to W&B) a grid of blurry | output | sharp rows.
 
-    The grid is written to ``<dirpath>/val_epoch<NNNN>.png`` and ``<dirpath>/val_latest.png``.
+    The grid is written to ``<dirpath>/val_epoch<NNNN>.png`` and ``<dirpath>/val_latest.png``;
+    with ``zoom_window`` > 0 also ``<dirpath>/val_zoom_latest.png``: the window of that many
+    pixels where the output gained most over the blurry input, enlarged ``zoom_scale`` times
+    (:mod:`deblurlab.lit.zoom`), sent to W&B as ``val/zoom``.
     """
 
-    def __init__(self, dirpath: str, num_images: int = 4) -> None:
+    def __init__(
+        self, dirpath: str, num_images: int = 4, zoom_window: int = 32, zoom_scale: int = 6
+    ) -> None:
         self.dirpath = Path(dirpath)
         self.num_images = num_images
+        self.zoom_window, self.zoom_scale = int(zoom_window), int(zoom_scale)
         self.rows: list[list[torch.Tensor]] = []
         self.last_path: Path | None = None
+        self.zoom_path: Path | None = None
 
     def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.rows = []
@@ -162,14 +170,19 @@ class ImageGridLogger(pl.Callback):
         write_image(path, grid)
         write_image(self.dirpath / "val_latest.png", grid)
         self.last_path = path
+        pictures = [("val/samples", grid, "blurry | output | sharp")]
+        if self.zoom_window > 0:
+            rows, caption = zoom_rows(self.rows, self.zoom_window, self.zoom_scale)
+            zoom = make_grid(rows)
+            self.zoom_path = self.dirpath / "val_zoom_latest.png"
+            write_image(self.zoom_path, zoom)
+            pictures.append(("val/zoom", zoom, caption))
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
-                logger.log_image(
-                    key="val/samples",
-                    images=[grid],
-                    caption=["blurry | output | sharp"],
-                    step=trainer.global_step,
-                )
+                for key, image, caption in pictures:
+                    logger.log_image(
+                        key=key, images=[image], caption=[caption], step=trainer.global_step
+                    )
 
 
 class TestCropSaver(pl.Callback):

@@ -8,7 +8,9 @@ import pytorch_lightning as pl
 from pytorch_lightning.loggers import WandbLogger
 
 from deblurlab.lit.callbacks import ImageGridLogger
-from deblurlab.runfiles import RunFolder, TrainMetrics
+from deblurlab.lit.linear_baseline import KEY as LINEAR_KEY
+from deblurlab.report.stats import bootstrap_mean
+from deblurlab.runfiles import RunFolder, TrainMetrics, read_per_image
 
 # the test scores of both models, under the names metrics.json gives them
 HEADLINE_KEYS = tuple(
@@ -71,6 +73,31 @@ def tested_lines(metrics: TrainMetrics) -> list[str]:
     return lines
 
 
+def gain_lines(metrics: TrainMetrics, output_dir: Path) -> list[str]:
+    """The final model's gain over the blurry input, image by image (``per_image.csv``), with its
+    95% bootstrap interval over the test images and how many improved; beside it the best single
+    linear filter's gain on the same images when the run scored one."""
+    if not RunFolder(output_dir).per_image_csv.is_file():
+        return []
+    rows = read_per_image(output_dir)
+    if not rows:
+        return []
+    gain = bootstrap_mean([r.psnr - r.input_psnr for r in rows])
+    improved = sum(r.psnr > r.input_psnr for r in rows)
+    verdict = "beyond" if gain.clear else "within"
+    lines = [
+        f"  test        gain (final) : {gain.text()} dB over the blurry input (95% interval over "
+        f"{gain.n} images, {verdict} the test set's noise); {improved} of {gain.n} images improved"
+    ]
+    linear, psnr_in = metrics.score(LINEAR_KEY), metrics.score("test/input_psnr")
+    if linear is not None and psnr_in is not None:
+        lines.append(
+            f"  test        best single linear filter: {linear - psnr_in:+.2f} dB on the same "
+            "images (fitted to training pairs): the network's gain above it is learned"
+        )
+    return lines
+
+
 def print_summary(metrics: TrainMetrics, trainer: pl.Trainer, output_dir: Path) -> None:
     """A few lines a person reads at the end of a run: the gain, and where everything went."""
 
@@ -84,6 +111,7 @@ def print_summary(metrics: TrainMetrics, trainer: pl.Trainer, output_dir: Path) 
         f"  validation  blurry input : PSNR {fmt('input/psnr', 2)} dB  SSIM {fmt('input/ssim', 4)}",
         f"  validation  output (best): PSNR {fmt('val/psnr', 2)} dB  SSIM {fmt('val/ssim', 4)}",
         *tested_lines(metrics),
+        *gain_lines(metrics, output_dir),
     ]
     if metrics.num_params and metrics.test_macs is not None and metrics.macs_size:
         height, width = metrics.macs_size
@@ -105,5 +133,7 @@ def print_summary(metrics: TrainMetrics, trainer: pl.Trainer, output_dir: Path) 
     for callback in trainer.callbacks:
         if isinstance(callback, ImageGridLogger) and callback.last_path is not None:
             lines.append(f"  image grid : {callback.last_path}")
+            if callback.zoom_path is not None:
+                lines.append(f"  zoomed in  : {callback.zoom_path}")
     lines.append(f"  metrics    : {RunFolder(output_dir).metrics_json}")
     print("\n".join(lines), flush=True)
