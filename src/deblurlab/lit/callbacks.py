@@ -22,6 +22,8 @@ from deblurlab.data.io import write_image
 from deblurlab.lit.zoom import zoom_rows
 from deblurlab.quantize import to_uint8
 
+_now = time.monotonic  # the progress bar's clock (tests drive it)
+
 
 def make_grid(rows: list[list[torch.Tensor]], pad: int = 4) -> np.ndarray:
     """Tile images (3 x H x W tensors in [0, 1]) into one H x W x 3 uint8 picture, row by row.
@@ -75,7 +77,7 @@ class TimedProgressBar(TQDMProgressBar):
         if self.lines:
             self.disable()  # no tqdm output; the lines below instead
         super().on_train_start(trainer, pl_module)
-        self._next = time.monotonic() + (self.line_seconds if self.lines else 0.0)
+        self._next = _now() + (self.line_seconds if self.lines else 0.0)
 
     def on_train_batch_end(
         self,
@@ -87,7 +89,7 @@ class TimedProgressBar(TQDMProgressBar):
     ) -> None:
         if trainer._logger_connector.should_update_logs:  # the loggers read the values now too
             self._shown = self.get_metrics(trainer, pl_module)
-        now, n = time.monotonic(), batch_idx + 1
+        now, n = _now(), batch_idx + 1
         if now < self._next:
             return
         if self.lines:
