@@ -274,6 +274,7 @@ def test_test_folders_mirror_the_package():
     # inside each tier, a folder is named for the package it tests
     allowed = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
     allowed.add("conf")  # the configs: conf/ at the top level
+    allowed.add("slurm")  # e2e: a real SLURM controller (start.sh) for launcher=slurm and requeue
     for tier in ("unit", "integration", "e2e"):
         folders = {p.name for p in (REPO / "tests" / tier).iterdir() if p.is_dir()}
         folders -= {"__pycache__"}

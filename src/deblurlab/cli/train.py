@@ -24,6 +24,7 @@ from deblurlab.run.command_line import (
 )
 from deblurlab.run.config import CONFIG_PATH, register_resolvers
 from deblurlab.run.resume import check_sweep_folder, resume_argv
+from deblurlab.run.slurm import register_launcher
 from deblurlab.run.task import run_task
 
 register_resolvers()  # used by the run-folder names (also in multirun jobs started elsewhere)
@@ -55,6 +56,7 @@ def main() -> float | None:
         _expand_resume,
         check_output_folder,
     )
+    register_launcher()  # launcher=slurm
     return _hydra_main()
 
 

@@ -35,6 +35,7 @@ from deblurlab.hardware import GpuSettings, apply_tf32, gpu_settings, on_cuda
 from deblurlab.inference.ensemble import SelfEnsemble
 from deblurlab.lit.checkpointing import AtomicCheckpointIO
 from deblurlab.lit.compile import CompileTraining
+from deblurlab.lit.preemption import cluster_plugins
 from deblurlab.registry import ENTRY_POINT_GROUP, unregistered_targets
 
 log = logging.getLogger("deblurlab")
@@ -295,5 +296,6 @@ def build_trainer(cfg: DictConfig, callbacks: list[pl.Callback]) -> pl.Trainer:
         enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
         logger=loggers if loggers else False,
         # atomic writes in the checkpoint's own folder; reads with weights_only=True
-        plugins=[AtomicCheckpointIO()],
+        # in a SLURM job: Lightning's SLURM environment without its own requeue (lit/preemption)
+        plugins=[AtomicCheckpointIO(), *cluster_plugins()],
     )

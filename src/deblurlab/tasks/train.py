@@ -24,6 +24,7 @@ from deblurlab.data.roots import check_data_roots
 from deblurlab.lit.build import build_module, build_trainer, resolve_speed, warn_unregistered
 from deblurlab.lit.checkpointing import EmbedConfig
 from deblurlab.lit.deblur_module import SCORE_KEYS, DeblurLitModule
+from deblurlab.lit.preemption import requeue_count
 from deblurlab.lit.wandb_callbacks import (
     WandbBestMetrics,
     WandbCheckpointArtifact,
@@ -222,6 +223,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         group=identity.group,
         best_ckpt=best_path,
         best_selected_on=best_selected_on,
+        requeues=requeue_count(),
         **cost,
     )
     if trainer.is_global_zero:

@@ -1,0 +1,75 @@
+"""A callback that interrupts chosen SLURM jobs of a sweep the ways a cluster does, at chosen
+optimizer steps (the cluster tests add it with ``PYTHONPATH=tests/e2e/slurm``):
+
+    +callbacks.interrupt._target_=slurm_interrupts.Interrupt
+    '+callbacks.interrupt.plan="1:requeue@2 1:usr1@5 2:kill@3"'
+
+``<array task>:<how>@<step>``, one per attempt of that task, in order (the first applies to the
+first attempt, the second to the attempt after the first requeue, ...):
+
+- ``requeue``: ``scontrol requeue`` of the job, as preemption does: SLURM sends SIGTERM and
+  puts the job back in the queue;
+- ``usr1``: ``scancel --signal=USR1``, the signal SLURM sends ``--signal=USR1@<s>`` before the
+  time limit (the job has to requeue itself);
+- ``kill``: the job is requeued and this process dies by SIGKILL at once, before any handler
+  runs (a node lost, the OOM killer): the next attempt has only the last ``last.ckpt``.
+
+Outside a SLURM array task (a local multirun of the same sweep) it does nothing, so the two
+sweeps share one config.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from typing import Any
+
+import pytorch_lightning as pl
+
+from deblurlab.lit.preemption import received_signal, slurm_job_id
+
+WAIT_FOR_SIGNAL_S = 60
+
+
+def parse_plan(plan: str) -> dict[str, list[tuple[str, int]]]:
+    """``"1:requeue@2 1:usr1@5"`` -> ``{"1": [("requeue", 2), ("usr1", 5)]}``."""
+    steps: dict[str, list[tuple[str, int]]] = {}
+    for item in plan.split():
+        task, rest = item.split(":")
+        how, step = rest.split("@")
+        assert how in ("requeue", "usr1", "kill"), item
+        steps.setdefault(task, []).append((how, int(step)))
+    return steps
+
+
+class Interrupt(pl.Callback):
+    """Interrupt this job at the step its plan gives for this attempt (see the module)."""
+
+    def __init__(self, plan: str) -> None:
+        task = os.environ.get("SLURM_ARRAY_TASK_ID")
+        attempt = int(os.environ.get("SLURM_RESTART_COUNT") or 0)
+        mine = parse_plan(plan).get(task or "", [])
+        self.action = mine[attempt] if task is not None and attempt < len(mine) else None
+
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
+        batch_idx: int,
+    ) -> None:  # fmt: skip
+        if self.action is None or trainer.global_step < self.action[1]:
+            return
+        how, _ = self.action
+        self.action = None
+        job = slurm_job_id()
+        assert job is not None
+        if how == "usr1":
+            subprocess.run(["scancel", "--signal=USR1", job], check=True, timeout=60)
+        else:
+            subprocess.run(["scontrol", "requeue", job], check=True, timeout=60)
+        if how == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        # the signal comes from slurmd a moment later; the step boundary after it acts on it
+        deadline = time.monotonic() + WAIT_FOR_SIGNAL_S
+        while received_signal() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
