@@ -24,7 +24,7 @@ import torch
 from deblurlab.benchmarks import BenchOptions
 from deblurlab.benchmarks.networks import NETWORKS
 from deblurlab.benchmarks.probes import matmul_gmacs
-from deblurlab.hardware import cpu_info
+from deblurlab.hardware import bf16_speedup, cpu_info, trainer_precision
 
 SECTIONS = ("paths", "training", "data", "blur", "inference", "compiled", "gpu", "overhead")
 # not compiled (minutes of C++ compilation on a small CPU) nor gpu (its own make target)
@@ -38,7 +38,8 @@ def machine_lines() -> str:
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
     return (
         f"CPU: {cpu_info().describe()}\ntorch {torch.__version__}, oneDNN (mkldnn) {mkldnn}, "
-        f"CPU kernels {torch.backends.cpu.get_cpu_capability()}, GPU {gpu}"
+        f"CPU kernels {torch.backends.cpu.get_cpu_capability()}, GPU {gpu}; CPU precision=auto "
+        f"trains in {trainer_precision('cpu')} (bf16 convolutions {bf16_speedup():.2f}x fp32 here)"
     )
 
 
