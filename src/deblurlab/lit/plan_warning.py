@@ -55,7 +55,7 @@ class PlanWarning(pl.Callback):
     def __init__(
         self,
         threshold_hours: float = 1.0,
-        timed_batches: int = 5,
+        timed_batches: int = 2,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         if threshold_hours < 0 or timed_batches < 1:
