@@ -113,27 +113,7 @@ def build_module(
     """``module_class`` (DeblurLitModule) for the run config ``cfg``: network (``net`` or
     :func:`build_network`), loss, optimizer, LR schedule, protocol and test-time self-ensemble."""
     net = build_network(cfg.model) if net is None else net
-    accelerator = str((cfg.get("trainer") or {}).get("accelerator", "cpu"))
-
-    def make(node: Any, key: str) -> Any:
-        built = instantiate(node)
-        return fused_on_cuda(built, accelerator) if key == "schedule.optimizer" else built
-
-    return _module(module_class, cfg, make, net)
-
-
-def fused_on_cuda(optimizer: Any, accelerator: str) -> Any:
-    """An Adam/AdamW partial with ``fused=True`` when training on CUDA (one kernel updates every
-    parameter instead of several per tensor), unless the config chose ``fused``/``foreach``."""
-    fusable = (torch.optim.Adam, torch.optim.AdamW)
-    if (
-        on_cuda(accelerator)
-        and isinstance(optimizer, functools.partial)
-        and optimizer.func in fusable
-        and not {"fused", "foreach"} & set(optimizer.keywords)
-    ):
-        return functools.partial(optimizer, fused=True)
-    return optimizer
+    return _module(module_class, cfg, lambda node, key: instantiate(node), net)
 
 
 def resolve_speed(cfg: DictConfig) -> GpuSettings:

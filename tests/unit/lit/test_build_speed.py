@@ -1,9 +1,8 @@
 """The fast GPU settings the run builder chooses, decided on this CPU from a faked GPU: precision
-and TF32 written into the run's config, fused Adam, DDP's bucket views and buffer broadcast."""
+and TF32 written into the run's config, DDP's bucket views and buffer broadcast. (Fused Adam is
+the LightningModule's choice, from the network's device: tests/integration/lit.)"""
 
 from __future__ import annotations
-
-import functools
 
 import pytest
 import torch
@@ -60,29 +59,6 @@ def test_cpu_runs_keep_their_precision_and_touch_no_tf32_switch(train_config, mo
     cfg = train_config()
     build.resolve_speed(cfg)
     assert cfg.trainer.precision == "32-true" and cfg.trainer_tf32 is False and applied == []
-
-
-def test_adam_is_fused_on_cuda_only_and_an_explicit_choice_wins():
-    adam = functools.partial(torch.optim.Adam, lr=1e-4)
-    assert build.fused_on_cuda(adam, "gpu").keywords == {"lr": 1e-4, "fused": True}
-    assert build.fused_on_cuda(adam, "cpu") is adam
-    chosen = functools.partial(torch.optim.AdamW, lr=1e-4, foreach=True)
-    assert build.fused_on_cuda(chosen, "gpu") is chosen
-    sgd = functools.partial(torch.optim.SGD, lr=0.1)
-    assert build.fused_on_cuda(sgd, "gpu") is sgd
-
-
-def test_the_built_module_gets_fused_adam_for_a_gpu_run(train_config, fake_h100):
-    module = build.build_module(train_config("trainer=gpu"), build_module_class())
-    assert module.optimizer_factory.keywords["fused"] is True
-    module = build.build_module(train_config(), build_module_class())
-    assert "fused" not in module.optimizer_factory.keywords
-
-
-def build_module_class():
-    from deblurlab.lit.deblur_module import DeblurLitModule
-
-    return DeblurLitModule
 
 
 def test_ddp_uses_bucket_views_and_broadcasts_buffers_only_where_they_change(monkeypatch):
