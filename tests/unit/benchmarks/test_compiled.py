@@ -23,3 +23,16 @@ def test_a_graph_break_is_counted():
 
     graphs, breaks = graph_breaks(Breaks(), torch.rand(2))
     assert breaks == 1 and graphs == 2
+
+
+def test_the_compiled_section_times_both_steps_and_counts_breaks(monkeypatch):
+    from deblurlab.benchmarks import BenchOptions
+    from deblurlab.benchmarks.compiled import run
+
+    original = torch.nn.Module.compile
+    # dynamo's graph capture without inductor's C++ build (minutes on a small CPU)
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self: original(self, backend="eager"))
+    table = run(BenchOptions(quick=True, networks=["MIMO-UNet"], repeats=1))
+    (row,) = table.rows
+    assert row[:3] == ["MIMO-UNet (tiny)", 1, 0]
+    assert row[3] > 0 and row[4] > 0 and row[5].endswith("x") and row[6] > 0
