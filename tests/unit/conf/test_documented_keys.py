@@ -13,12 +13,14 @@ any key below. Names that start like a section but are not config keys are liste
 
 from __future__ import annotations
 
+import inspect
 import re
 from functools import cache
 from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_module
+from hydra.utils import _locate
 from omegaconf import OmegaConf, open_dict
 
 from deblurlab.run.identity import apply_eval_identity
@@ -40,12 +42,15 @@ NOT_KEYS: dict[str, str] = {
 
 
 def _flat(node: object, prefix: str = "") -> set[str]:
-    """Every key path of a nested dict (sections included)."""
+    """Every key path of a nested dict (sections included); a ``_target_`` also as
+    ``<path>._target_=<class>``, so that the arguments its class takes can be checked."""
     keys: set[str] = set()
     if isinstance(node, dict):
         for key, value in node.items():
             path = f"{prefix}{key}"
             keys.add(path)
+            if key == "_target_" and isinstance(value, str):
+                keys.add(f"{path}={value}")
             keys |= _flat(value, path + ".")
     return keys
 
@@ -123,11 +128,25 @@ def documented_keys() -> dict[str, list[str]]:
     return found
 
 
+def _takes(target: str, argument: str) -> bool:
+    """Whether the class or function ``target`` has a parameter named ``argument``."""
+    try:
+        return argument in inspect.signature(_locate(target)).parameters
+    except (ImportError, ValueError, TypeError):
+        return False
+
+
 def exists(name: str, keys: frozenset[str]) -> bool:
-    """``name`` is a key, or a section whose keys ``*`` stands for."""
+    """``name`` is a key, a section whose keys ``*`` stands for, or an argument (added with
+    ``+``) that the class built from its section takes by name (``schedule.optimizer.fused``:
+    ``torch.optim.Adam(fused=...)``)."""
     if name.endswith(".*"):
         return name[:-2] in keys
-    return name in keys
+    if name in keys:
+        return True
+    section, _, argument = name.rpartition(".")
+    marker = f"{section}._target_="
+    return any(k.startswith(marker) and _takes(k[len(marker) :], argument) for k in keys)
 
 
 def test_the_docs_name_keys_of_every_main_section() -> None:
@@ -149,3 +168,5 @@ def test_a_column_that_does_not_exist_is_caught() -> None:
     keys = known_keys()
     assert not exists("schedule.lr", keys) and exists("schedule.optimizer.lr", keys)
     assert exists("hydra.launcher.*", keys) and exists("eval.checkpoint_sha256", keys)
+    # an argument the built class takes, added with +, but no misspelt one
+    assert exists("schedule.optimizer.fused", keys) and not exists("schedule.optimizer.fusd", keys)
