@@ -448,3 +448,20 @@ def test_full_schedule_training_commands_name_the_trainer_they_are_meant_for() -
         if full and not keys & _PLACED:
             unnamed.append(f"{docs[0]}: {command}")
     assert unnamed == [], "add trainer=gpu (or debug=smoke for a CPU try):\n" + "\n".join(unnamed)
+
+
+def test_every_documented_make_target_exists() -> None:
+    """``make <target>`` in the docs names a target of the Makefile (the targets themselves run in
+    CI: ``make lint``, ``make test-all``; ``make install`` in tests/e2e/test_install.py)."""
+    targets = set(re.findall(r"^([a-z][a-z-]*):", (REPO / "Makefile").read_text(), flags=re.M))
+    named = {}
+    for doc in DOCS:
+        text = doc.read_text()
+        spans = re.findall(r"```(?:bash|sh)\n(.*?)```", text, flags=re.S)
+        spans += re.findall(r"`([^`]*)`", re.sub(r"```.*?```", "", text, flags=re.S))
+        for span in spans:
+            for target in re.findall(r"(?:^|\s)make ([a-z][a-z-]*)", span):
+                named.setdefault(target, str(doc.relative_to(REPO)))
+    assert {"train", "test", "install", "sweep"} <= set(named)  # the reader reads
+    missing = {t: doc for t, doc in named.items() if t not in targets}
+    assert missing == {}, f"no such make target: {missing}"
