@@ -201,6 +201,7 @@ class LastCheckpoint(pl.Callback):
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._due = _now() + 60 * self.every_n_minutes if self.every_n_minutes else math.inf
+        self._flag = None
         if threading.current_thread() is not threading.main_thread():
             return  # handlers can only be set from the main thread
         for name in self.signals:
@@ -208,8 +209,11 @@ class LastCheckpoint(pl.Callback):
             self._handlers[signum] = signal.signal(signum, self._on_signal)
 
     def _restore_handlers(self) -> None:
+        # only where ours is still in place: a handler set after ours (and its own restore,
+        # then Lightning's at the end of the fit) must not be undone
         for signum, handler in self._handlers.items():
-            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+            if signal.getsignal(signum) == self._on_signal:
+                signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
         self._handlers = {}
 
     def _signal_pending(self, trainer: pl.Trainer) -> bool:
@@ -300,6 +304,7 @@ class LastCheckpoint(pl.Callback):
         if trainer.global_step != self._last_step:
             self._start(trainer)
         self.wait()
+        self._restore_handlers()  # before Lightning puts back the handlers it found
 
     def on_exception(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException

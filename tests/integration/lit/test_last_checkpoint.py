@@ -74,7 +74,7 @@ def test_a_timed_checkpoint_mid_epoch_resumes_exactly(reference, tmp_path, monke
     same_training_state(resume(run, tmp_path), reference)
 
 
-def test_a_signal_writes_at_the_next_step_and_stops_the_run(reference, tmp_path, monkeypatch):
+def test_a_signal_writes_at_the_next_step_and_stops_the_run(reference, tmp_path):
     run = tmp_path / "run"
     signalled = [
         *RUN,
@@ -90,5 +90,5 @@ def test_a_signal_writes_at_the_next_step_and_stops_the_run(reference, tmp_path,
     saved = last(run)
     # sent after LastCheckpoint's hook of step 2: written at the boundary of step 3
     assert (saved["global_step"], saved["epoch"]) == (3, 0)
-    monkeypatch.setattr(preemption, "_received", [])  # a new process would not remember it
+    preemption._received.clear()  # the signal is remembered per process: a new one would not
     same_training_state(resume(run, tmp_path), reference)
