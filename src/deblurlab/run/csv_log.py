@@ -34,6 +34,8 @@ def remember_csv_columns(trainer: pl.Trainer) -> None:
     this process's logger, which never saw the columns the previous call wrote; Lightning's CSV
     writer would then rewrite the file with the new columns only and fail on the old rows.
     """
+    if not trainer.is_global_zero:
+        return  # only rank 0 writes the log; the others' experiment is Lightning's stand-in
     for logger in trainer.loggers:
         if isinstance(logger, CSVLogger) and logger.experiment is not None:
             writer = logger.experiment

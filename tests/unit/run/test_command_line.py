@@ -168,3 +168,10 @@ def test_a_run_dir_that_holds_a_run_is_refused_unless_resumed(tmp_path):
         check_run_dir_argument(read_command_line(argv))
     check_run_dir_argument(read_command_line([*argv, f"resume={tmp_path}/old"]))
     check_run_dir_argument(read_command_line([f"hydra.run.dir={tmp_path}/new"]))
+
+
+def test_a_run_dir_holding_a_run_with_its_identity_is_left_to_the_job(tmp_path):
+    # the job skips, continues or refuses it (deblurlab.run.resume.continue_in_place)
+    (tmp_path / "old" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "old" / "run.json").write_text("{}")
+    check_run_dir_argument(read_command_line([f"hydra.run.dir={tmp_path}/old"]))
