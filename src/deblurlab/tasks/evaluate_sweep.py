@@ -111,6 +111,9 @@ def evaluate_sweep(cfg: DictConfig) -> dict[str, Any]:
                 job_cfg.sweep = None
                 job_cfg.ckpt_path = str(checkpoint)
                 job_cfg.paths.output_dir = str(out / job)
+                # an explicit run_name=... names each job's logger run <run_name>/<job>, so the
+                # runs stay apart (without one, each is named after the run it scores)
+                job_cfg.run_name = f"{cfg.run_name}/{job}"
             failed = True
             try:
                 evaluate(job_cfg)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from deblurlab.run.identity import Launch, apply_eval_identity, new_identity
 from deblurlab.runfiles import EvalSummary
 from fixtures.config import compose_config
@@ -39,3 +41,28 @@ def test_eval_keeps_an_explicit_name_in_wandb(tmp_path) -> None:
     plain = compose_config("eval", overrides[:2], tmp_path)
     apply_eval_identity(plain, None, _summary(), Launch(overrides=tuple(overrides[:2])))
     assert plain.logger.wandb.name.startswith("eval best.ckpt on test")
+
+
+def test_an_eval_sweep_names_each_job_after_the_explicit_name(tmp_path, monkeypatch) -> None:
+    import deblurlab.tasks.evaluate_sweep as sweeping
+    from deblurlab.errors import DataError
+
+    sweep = tmp_path / "multirun"
+    for job in ("0", "1"):
+        run = sweep / job
+        (run / ".hydra").mkdir(parents=True)
+        (run / ".hydra" / "config.yaml").write_text("seed: 1\n")
+        (run / "metrics.json").write_text("{}")
+        (run / "checkpoints").mkdir()
+        (run / "checkpoints" / "last.ckpt").touch()
+    names: list[str] = []
+
+    def evaluate(job_cfg) -> None:  # records the name, then refuses (nothing to score here)
+        names.append(str(job_cfg.run_name))
+        raise DataError("fake run")
+
+    monkeypatch.setattr("deblurlab.tasks.evaluate.evaluate", evaluate)
+    cfg = compose_config("eval", [f"sweep={sweep}", "run_name=base"], tmp_path / "out")
+    with pytest.raises(DataError):  # every run refused
+        sweeping.evaluate_sweep(cfg)
+    assert names == ["base/0", "base/1"]
