@@ -1,8 +1,9 @@
 """Everything a GPU training run depends on, in one table (``make bench-gpu``): the MIMO-UNet
 training step in strict fp32, TF32, bf16-mixed, with channels_last and compiled; graph breaks; the
 loader's pairs per second; and the rows of the training section (the Lightning step against a bare
-loop, and whatever that section measures of syncs and checkpoints). Off a GPU (``--device cpu``,
-as the tests run it) the TF32 and compiled rows are left out and the networks are tiny."""
+loop) and of the overhead section (callbacks, syncs and checkpoint writes on near-zero compute).
+Off a GPU (``--device cpu``, as the tests run it) the TF32 and compiled rows are left out and the
+networks are tiny."""
 
 from __future__ import annotations
 
@@ -73,8 +74,8 @@ def run(opts: BenchOptions) -> Table:
         note=(
             "Step times timed in turns after a warm-up step (the compiled row's warm-up "
             "compiles); speed > 1 is faster than strict fp32. Graph breaks: "
-            "torch._dynamo.explain of one training forward. The data and training rows are "
-            "those sections' tables (see their notes in docs/performance.md)."
+            "torch._dynamo.explain of one training forward. The data, training and overhead "
+            "rows are those sections' tables (their notes: docs/performance.md)."
         ),
     )
     table.rows += step_rows(opts)
@@ -84,7 +85,7 @@ def run(opts: BenchOptions) -> Table:
         net = make_network(name, opts.device != "cuda" or opts.quick).to(opts.device)
         graphs, breaks = graph_breaks(net, x)
         table.rows.append(["graph breaks", name, f"{graphs} graph(s), {breaks} break(s)", ""])
-    for section in ("data", "training"):
+    for section in ("data", "training", "overhead"):
         sub = importlib.import_module(f"deblurlab.benchmarks.{section}")
         table.rows += flattened(sub.run(dataclasses.replace(opts)), section)
     return table
