@@ -45,7 +45,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     if cfg.get("sweep"):  # sweep= (empty) is unset, as null
         from deblurlab.tasks.evaluate_sweep import evaluate_sweep
 
-        return evaluate_sweep(cfg)
+        return evaluate_sweep(cfg, evaluate)
     check_data_roots(cfg.get("data"))  # before the checkpoint is read
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)

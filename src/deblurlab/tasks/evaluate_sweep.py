@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -76,11 +77,13 @@ def _record_job(folder: Path, job_cfg: DictConfig, choices: dict[str, Any]) -> P
     return folder
 
 
-def evaluate_sweep(cfg: DictConfig) -> dict[str, Any]:
-    """Score every finished run of the sweep folder ``cfg.sweep`` (see the module's docstring);
-    returns what was scored and what refused."""
+def evaluate_sweep(
+    cfg: DictConfig, evaluate: Callable[[DictConfig], dict[str, Any]]
+) -> dict[str, Any]:
+    """Score every finished run of the sweep folder ``cfg.sweep`` with ``evaluate`` (the one-run
+    evaluation, passed in so that it and this module do not import each other; see the module's
+    docstring); returns what was scored and what refused."""
     from deblurlab.report import report
-    from deblurlab.tasks.evaluate import evaluate
 
     sweep = Path(str(cfg.sweep)).expanduser()
     if not sweep.is_dir():

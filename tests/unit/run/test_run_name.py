@@ -43,7 +43,7 @@ def test_eval_keeps_an_explicit_name_in_wandb(tmp_path) -> None:
     assert plain.logger.wandb.name.startswith("eval best.ckpt on test")
 
 
-def test_an_eval_sweep_names_each_job_after_the_explicit_name(tmp_path, monkeypatch) -> None:
+def test_an_eval_sweep_names_each_job_after_the_explicit_name(tmp_path) -> None:
     import deblurlab.tasks.evaluate_sweep as sweeping
     from deblurlab.errors import DataError
 
@@ -61,8 +61,7 @@ def test_an_eval_sweep_names_each_job_after_the_explicit_name(tmp_path, monkeypa
         names.append(str(job_cfg.run_name))
         raise DataError("fake run")
 
-    monkeypatch.setattr("deblurlab.tasks.evaluate.evaluate", evaluate)
     cfg = compose_config("eval", [f"sweep={sweep}", "run_name=base"], tmp_path / "out")
     with pytest.raises(DataError):  # every run refused
-        sweeping.evaluate_sweep(cfg)
+        sweeping.evaluate_sweep(cfg, evaluate)
     assert names == ["base/0", "base/1"]
