@@ -52,7 +52,7 @@ def fused_default(factory: Any, net: nn.Module) -> dict[str, bool]:
     """``{"fused": True}`` when ``factory`` (a partial torch optimizer) takes ``fused``, leaves it
     (and ``foreach``) unset, and the network's device has fused kernels: one kernel per step, and
     the only optimizers that skip a non-finite step on the device (:mod:`deblurlab.lit.nonfinite`).
-    ``schedule.optimizer.fused=false`` keeps the unfused kernels (then one host sync per step)."""
+    ``+schedule.optimizer.fused=false`` keeps the unfused kernels (then one host sync per step)."""
     func = getattr(factory, "func", None)
     keywords = getattr(factory, "keywords", {}) or {}
     if func is None or "fused" in keywords or keywords.get("foreach"):
