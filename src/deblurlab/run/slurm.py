@@ -99,6 +99,19 @@ def check_cluster(partition: str | None, timeout_min: float | None = None) -> No
         )
 
 
+def check_signal_delay(delay_s: float | None, timeout_min: float | None) -> None:
+    """Raise ConfigError when the time-limit warning would come before the job could start
+    training: a signal that arrives while Python is still starting ends the job."""
+    if delay_s is None or timeout_min is None:
+        return
+    if float(delay_s) >= float(timeout_min) * 60 / 2:
+        raise ConfigError(
+            f"hydra.launcher.signal_delay_s={delay_s}: the time-limit warning would come within "
+            f"the first half of the job's {timeout_min} min (hydra.launcher.timeout_min); "
+            "make it shorter or the time limit longer"
+        )
+
+
 def set_job_parameters(params: dict[str, Any]) -> None:
     """The launcher's parameters as deblurlab submits them: SIGUSR1 ``signal_delay_s`` before the
     time limit (unless ``additional_parameters.signal`` says otherwise), ``--requeue``, no
@@ -123,6 +136,7 @@ def submitting(params: dict[str, Any], config: Any) -> Iterator[None]:
 
     try:
         check_cluster(params.get("partition"), params.get("timeout_min"))
+        check_signal_delay(params.get("signal_delay_s"), params.get("timeout_min"))
     except ConfigError as exc:
         _fail(str(exc), EXIT_USER_ERROR)
     if str(config.trainer.get("accelerator")) == "cpu":

@@ -47,24 +47,37 @@ class Cluster:
             command, capture_output=True, text=True, env=full, timeout=timeout, cwd=root
         )
 
+    def _jobs(self, state: str, workdir: Path) -> list[tuple[str, str]]:
+        """(job id, reason) of the jobs in ``state`` submitted from ``workdir``."""
+        listed = self.command("squeue", "-h", "-t", state, "-o", "%i|%r|%Z")
+        jobs = []
+        for line in listed.stdout.splitlines():
+            job, reason, folder = (line.split("|") + ["", ""])[:3]
+            if Path(folder.strip()) == workdir:
+                jobs.append((job.strip(), reason.strip()))
+        return jobs
+
     def jobcomp(self) -> list[str]:
         """The job-completion log: one line per finished job or requeued attempt."""
         path = self.dir / "jobcomp.log"
         return path.read_text().splitlines() if path.is_file() else []
 
     @contextmanager
-    def releasing_requeued(self) -> Iterator[None]:
-        """While inside: a requeued job may start again at once. SLURM holds a requeued job for
-        about two minutes (Reason=BeginTime); ``scontrol update StartTime=now`` lets it go, so
-        the tests do not wait on that hold."""
+    def releasing_requeued(self, workdir: Path) -> Iterator[None]:
+        """While inside: a requeued job may start again at once, and a failed one is requeued.
+
+        SLURM holds a requeued job for about two minutes (Reason=BeginTime); ``scontrol update
+        StartTime=now`` lets it go, so the tests do not wait on that hold. A job that failed
+        (killed without warning) is requeued, as SLURM requeues the jobs of a node it lost.
+        Only the jobs submitted from ``workdir`` are touched."""
         stop = threading.Event()
 
         def release() -> None:
             while not stop.wait(0.5):
-                queue = self.command("squeue", "-h", "-t", "PD", "-o", "%i|%r")
-                for line in queue.stdout.splitlines():
-                    job, _, reason = line.partition("|")
-                    if reason.strip() == "BeginTime":
+                for job, _ in self._jobs("F", workdir):
+                    self.command("scontrol", "requeue", job)
+                for job, reason in self._jobs("PD", workdir):
+                    if reason == "BeginTime":
                         self.command("scontrol", "update", f"JobId={job}", "StartTime=now")
 
         thread = threading.Thread(target=release, daemon=True)

@@ -11,8 +11,9 @@ first attempt, the second to the attempt after the first requeue, ...):
   puts the job back in the queue;
 - ``usr1``: ``scancel --signal=USR1``, the signal SLURM sends ``--signal=USR1@<s>`` before the
   time limit (the job has to requeue itself);
-- ``kill``: the job is requeued and this process dies by SIGKILL at once, before any handler
-  runs (a node lost, the OOM killer): the next attempt has only the last ``last.ckpt``.
+- ``kill``: this process dies by SIGKILL, before any handler runs (a node lost, the OOM
+  killer); the job fails, and the test requeues it as SLURM requeues the jobs of a lost node
+  (``Cluster.releasing_requeued``): the next attempt has only the last ``last.ckpt``.
 
 Outside a SLURM array task (a local multirun of the same sweep) it does nothing, so the two
 sweeps share one config.
@@ -63,12 +64,12 @@ class Interrupt(pl.Callback):
         self.action = None
         job = slurm_job_id()
         assert job is not None
+        if how == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
         if how == "usr1":
             subprocess.run(["scancel", "--signal=USR1", job], check=True, timeout=60)
         else:
             subprocess.run(["scontrol", "requeue", job], check=True, timeout=60)
-        if how == "kill":
-            os.kill(os.getpid(), signal.SIGKILL)
         # the signal comes from slurmd a moment later; the step boundary after it acts on it
         deadline = time.monotonic() + WAIT_FOR_SIGNAL_S
         while received_signal() is None and time.monotonic() < deadline:

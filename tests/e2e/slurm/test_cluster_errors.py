@@ -1,6 +1,6 @@
 """A sweep that cannot go to the cluster is refused before anything is submitted, in one line
 naming what to change: an unreachable controller, a partition that does not exist, a time limit
-above the partition's."""
+above the partition's, a time-limit warning that would come before the job could start."""
 
 from __future__ import annotations
 
@@ -57,3 +57,13 @@ def test_a_time_limit_above_the_partitions_is_named(slurm_cluster, tmp_path):
     result = slurm_cluster.train(*SWEEP, *CPU, f"hydra.sweep.dir={sweep}", root=tmp_path)
     line = refused(result, sweep)
     assert "hydra.launcher.timeout_min=1440: above the time limit of partition debug" in line
+
+
+def test_a_warning_too_close_to_the_start_is_named(slurm_cluster, tmp_path):
+    # SIGUSR1 180 s (the default) before a 5-minute limit: it would come while the job starts
+    sweep = tmp_path / "sweep"
+    result = slurm_cluster.train(
+        *SWEEP, *CPU, "hydra.launcher.timeout_min=5", f"hydra.sweep.dir={sweep}", root=tmp_path
+    )
+    line = refused(result, sweep)
+    assert "hydra.launcher.signal_delay_s=180: the time-limit warning would come" in line
