@@ -38,6 +38,7 @@ NOT_KEYS: dict[str, str] = {
     "hydra.utils.instantiate": "Hydra's Python function, named where the docs say what builds objects",
     "model.net.fusin": "docs/testing.md's example of a misspelt key that a test must catch",
     "schedule.lr": "docs/testing.md's example of a key that does not exist (the test below)",
+    "schedule.optimizer.fusd": "docs/testing.md's example of a misspelt argument (the test below)",
 }
 
 
