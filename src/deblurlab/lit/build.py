@@ -30,6 +30,7 @@ from deblurlab.checkpoint import (
     read_checkpoint,
     rebuild,
 )
+from deblurlab.checkpoint.official import resolve_pretrained
 from deblurlab.errors import CheckpointError
 from deblurlab.hardware import GpuSettings, apply_tf32, gpu_settings, on_cuda
 from deblurlab.inference.ensemble import SelfEnsemble
@@ -82,8 +83,9 @@ def build_network(model_cfg: DictConfig) -> nn.Module:
     net = instantiate(model_cfg.net)
     pretrained = model_cfg.get("pretrained")
     if pretrained:
-        load_weights(net, pretrained)
-        log.info("loaded weights from %s", pretrained)
+        path = resolve_pretrained(pretrained, model_cfg.get("name"))
+        load_weights(net, path)
+        log.info("loaded weights from %s", path)
     return net
 
 
