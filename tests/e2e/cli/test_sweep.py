@@ -39,7 +39,12 @@ def test_ablation_table3_runs_as_a_three_job_multirun_and_the_report_shows_it(tm
         line = next(row for row in markdown.splitlines() if row.startswith(f"| {label} |"))
         cells = [c.strip() for c in line.strip("|").split("|")]
         assert cells[1] == "gopro: gopro (test)"  # data: protocol (split)
-        assert cells[2] == f"{metrics['test/psnr']:.2f}" and cells[3] == paper_psnr
-        assert cells[9] == f"{metrics['test_macs'] / 1e9:.1f}"
+        assert cells[2] == f"{metrics['test/psnr_last']:.2f}" and cells[3] == paper_psnr
+        assert cells[5] == f"{metrics['test/psnr_best']:.2f}"  # the best-by-val model beside
+        assert cells[6] == f"{metrics['test/ssim_matlab_last']:.4f}"  # the papers' SSIM
+        assert cells[11] == f"{metrics['test_macs'] / 1e9:.1f}"
+    # each column against Concat. with a paired interval, and the gains by blur strength
+    assert "### Each row against the baseline (Concat.)" in markdown
+    assert "### Gain over the blurry input by blur strength" in markdown
     png = sweep_dir / "psnr_vs_runtime.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
