@@ -91,9 +91,11 @@ def gain_lines(metrics: TrainMetrics, output_dir: Path) -> list[str]:
     ]
     linear, psnr_in = metrics.score(LINEAR_KEY), metrics.score("test/input_psnr")
     if linear is not None and psnr_in is not None:
+        above = gain.mean - (linear - psnr_in)
         lines.append(
             f"  test        best single linear filter: {linear - psnr_in:+.2f} dB on the same "
-            "images (fitted to training pairs): the network's gain above it is learned"
+            f"images (fitted to training pairs); the network is {abs(above):.2f} dB "
+            f"{'above' if above >= 0 else 'below'} it"
         )
     return lines
 

@@ -10,7 +10,9 @@ from deblurlab.tasks.train import train
 from fixtures.config import TINY, compose_config
 
 
-def test_the_quickstart_logs_the_linear_filters_test_psnr(tmp_path):
+def test_the_quickstart_logs_the_linear_filters_test_psnr_and_the_summary_compares(
+    tmp_path, capsys
+):
     overrides = [
         "experiment=quickstart",
         *TINY,
@@ -26,3 +28,8 @@ def test_the_quickstart_logs_the_linear_filters_test_psnr(tmp_path):
     # like the network's output on the same images; pixels read in the wrong units land far off
     assert abs(baseline - blurry) < 2.0
     assert baseline != blurry
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if "linear filter" in ln)
+    network_gain = metrics["test/psnr_last"] - blurry  # the mean of the per-image gains
+    above = network_gain - (baseline - blurry)
+    assert f"filter: {baseline - blurry:+.2f} dB" in line
+    assert f"the network is {abs(above):.2f} dB {'above' if above >= 0 else 'below'} it" in line

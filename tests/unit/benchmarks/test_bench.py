@@ -44,27 +44,6 @@ def test_a_calls_peak_rise_counts_its_own_allocation_and_nothing_from_before():
     assert 100 < mib < 250
 
 
-def test_the_least_squares_filter_recovers_a_known_sharpening_filter():
-    """Pairs whose sharp image is an exact 5x5 filtering of the blurry one give that filter back."""
-    from deblurlab.benchmarks.blur import _interior, apply_linear_filter, fit_linear_filter
-
-    torch.manual_seed(0)
-    k = 5
-    taps = torch.randn(k * k, dtype=torch.float64) * 0.1
-    taps[k * k // 2] += 1.0
-    pairs = []
-    for _ in range(3):
-        blurry = torch.rand(3, 24, 30, dtype=torch.float64) * 0.5 + 0.25
-        sharp = blurry.clone()
-        inside = torch.nn.functional.conv2d(blurry.unsqueeze(1), taps.view(1, 1, k, k)).squeeze(1)
-        _interior(sharp, k).copy_(inside)
-        pairs.append((blurry, sharp))
-    fitted = fit_linear_filter(pairs, k)
-    torch.testing.assert_close(fitted, taps, rtol=0, atol=1e-6)
-    clamped = apply_linear_filter(pairs[0][0], fitted, k)
-    assert clamped.shape == (3, 20, 26) and clamped.min() >= 0 and clamped.max() <= 1
-
-
 def test_the_documented_options_reach_the_sections(monkeypatch):
     monkeypatch.delenv("DEBLURLAB_BENCH_CKPT", raising=False)
     opts, sections, threads = parse(
