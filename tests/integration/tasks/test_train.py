@@ -47,7 +47,14 @@ def test_smoke_run_leaves_checkpoints_metrics_logs_and_an_image_grid(smoke_run):
     assert (out / "images" / "val_latest.png").is_file()
     assert (out / "csv" / "metrics.csv").is_file()
     written = json.loads((out / "metrics.json").read_text())
-    for key in ("val/psnr", "val/ssim", "val/psnr_best", "input/psnr", "input/ssim", "test/psnr_last"):
+    for key in (
+        "val/psnr",
+        "val/ssim",
+        "val/psnr_best",
+        "input/psnr",
+        "input/ssim",
+        "test/psnr_last",
+    ):
         assert math.isfinite(written[key]), key
     assert written["protocol"] == "gopro" and written["model"] == "mimo_unet"
     assert written["val/psnr"] == pytest.approx(written["val/psnr_best"])
