@@ -56,7 +56,8 @@ def test_resume_continues_training_in_the_same_folder_checkpoint_and_wandb_run(t
     deblurlab_train(f"resume={run}", "schedule.max_epochs=2", root=tmp_path)
 
     last = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
-    assert (first["epoch"], last["epoch"]) == (0, 1)
+    # written at the end of training, when the epoch counter has moved past the last epoch
+    assert (first["epoch"], last["epoch"]) == (1, 2)
     assert last["global_step"] == 2 * first["global_step"]  # continued, not restarted
     # the run's own config, recorded once; the resumed job's record beside it
     assert OmegaConf.load(run / ".hydra" / "config.yaml").resume is None

@@ -45,6 +45,23 @@ def parse_plan(plan: str) -> dict[str, list[tuple[str, int]]]:
     return steps
 
 
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (read from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                # the fields after the command name (in parentheses) start with state, ppid
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid:
+            found.append(int(entry))
+    return found
+
+
 class Interrupt(pl.Callback):
     """Interrupt this job at the step its plan gives for this attempt (see the module)."""
 
@@ -65,6 +82,10 @@ class Interrupt(pl.Callback):
         job = slurm_job_id()
         assert job is not None
         if how == "kill":
+            # a lost node (or the OOM killer under cgroup tracking) takes every process of the job
+            # with it: W&B's service process, in a session of its own, too
+            for child in _children(os.getpid()):
+                os.kill(child, signal.SIGKILL)
             os.kill(os.getpid(), signal.SIGKILL)
         if how == "usr1":
             subprocess.run(["scancel", "--signal=USR1", job], check=True, timeout=60)
