@@ -53,7 +53,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         info = getattr(item, "_fixtureinfo", None)
         defs = info.name2fixturedefs.values() if info is not None else ()
-        if any(d.scope in ("module", "class") for chain in defs for d in chain):
+        # a group a test file names itself (the SLURM tests share one cluster) is kept
+        if item.get_closest_marker("xdist_group") is None and any(
+            d.scope in ("module", "class") for chain in defs for d in chain
+        ):
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
 

@@ -92,14 +92,14 @@ def sweeps(slurm_cluster, tmp_path_factory) -> dict[str, Path]:
     return {"slurm": slurm, "local": local}
 
 
-def test_each_job_ends_with_the_weights_of_the_uninterrupted_local_run(sweeps):
+def check_each_job_ends_with_the_weights_of_the_uninterrupted_local_run(sweeps):
     for job in ("0", "1", "2"):
         slurm, local = weights(sweeps["slurm"] / job), weights(sweeps["local"] / job)
         assert int(slurm["global_step"]) == int(local["global_step"]) == 8
         assert max_diff(slurm, local) <= 1e-6, f"job {job}"
 
 
-def test_the_requeues_are_recorded_in_the_run_and_it_stays_one_run(sweeps):
+def check_the_requeues_are_recorded_in_the_run_and_it_stays_one_run(sweeps):
     for job, requeues in zip(("0", "1", "2"), REQUEUES, strict=True):
         run = sweeps["slurm"] / job
         metrics = json.loads((run / "metrics.json").read_text())
@@ -123,7 +123,7 @@ def test_the_requeues_are_recorded_in_the_run_and_it_stays_one_run(sweeps):
     assert "requeued SLURM job" in text  # the time-limit warning: the job requeued itself
 
 
-def test_the_jobs_were_submitted_for_a_cpu_with_the_time_limit_warning(sweeps):
+def check_the_jobs_were_submitted_for_a_cpu_with_the_time_limit_warning(sweeps):
     scripts = list((sweeps["slurm"] / ".submitit").rglob("*_submission.sh"))
     assert scripts
     text = scripts[0].read_text()
@@ -132,7 +132,7 @@ def test_the_jobs_were_submitted_for_a_cpu_with_the_time_limit_warning(sweeps):
     assert "#SBATCH --partition=debug" in text and "#SBATCH --time=5" in text
 
 
-def test_configs_scores_and_report_equal_the_local_sweeps(sweeps):
+def check_configs_scores_and_report_equal_the_local_sweeps(sweeps):
     for job in ("0", "1", "2"):
         configs = [(sweeps[k] / job / ".hydra" / "config.yaml").read_text() for k in sweeps]
         assert configs[0] == configs[1], f"job {job}"
@@ -150,7 +150,7 @@ def test_configs_scores_and_report_equal_the_local_sweeps(sweeps):
     assert table_rows(sweeps["slurm"]) == table_rows(sweeps["local"])
 
 
-def test_the_completion_log_shows_each_attempt(sweeps, slurm_cluster):
+def check_the_completion_log_shows_each_attempt(sweeps, slurm_cluster):
     array = next(p.name for p in (sweeps["slurm"] / ".submitit").iterdir()).split("_")[0]
     lines = [ln for ln in slurm_cluster.jobcomp() if f"ArrayJobId={array} " in ln]
     states: dict[str, list[str]] = {}
@@ -164,3 +164,15 @@ def test_the_completion_log_shows_each_attempt(sweeps, slurm_cluster):
         "1": ["PENDING", "PENDING", "COMPLETED"],
         "2": ["FAILED", "PENDING", "COMPLETED"],
     }
+
+
+def test_a_sweep_through_slurm_survives_preemption_and_equals_the_local_sweep(
+    sweeps, slurm_cluster
+):
+    """One test, so that the sweeps are made once: split over two pytest workers, the module's
+    fixture ran twice at once on the one-node cluster, and the two sweeps got in each other's way."""
+    check_each_job_ends_with_the_weights_of_the_uninterrupted_local_run(sweeps)
+    check_the_requeues_are_recorded_in_the_run_and_it_stays_one_run(sweeps)
+    check_the_jobs_were_submitted_for_a_cpu_with_the_time_limit_warning(sweeps)
+    check_configs_scores_and_report_equal_the_local_sweeps(sweeps)
+    check_the_completion_log_shows_each_attempt(sweeps, slurm_cluster)
