@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -56,6 +57,26 @@ def user_error(exc: BaseException) -> str | None:
     return None
 
 
+def use_own_wandb_service() -> None:
+    """Let this process start a W&B service of its own rather than use one a parent process
+    named in ``WANDB_SERVICE`` (the variable reaches SLURM jobs, DDP ranks and sweep jobs
+    through their environment).
+
+    A shared service outlives the jobs that use it: when a job dies without finishing its W&B
+    run (SIGKILL, a preemption), the service keeps that run open, and the requeued or resumed
+    job that logs to the same run id is refused with "run ID ... is in use". A service of the
+    job's own ends with the job. The token names the process that started the service
+    (``<version>-<pid>-...``); a service this process started is kept.
+    """
+    token = os.environ.get("WANDB_SERVICE")
+    if token is None:
+        return
+    fields = token.split("-")
+    if len(fields) > 1 and fields[1] == str(os.getpid()):
+        return
+    del os.environ["WANDB_SERVICE"]
+
+
 def close_wandb(failed: bool) -> None:
     """Finish the active W&B run, if any, marking it failed when the job failed."""
     if "wandb" not in sys.modules:
@@ -83,8 +104,10 @@ def close_progress_bars() -> None:
 def run_task(task: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Call ``task``; on a user error print one line and exit non-zero; always close W&B.
 
+    W&B logs through a service of this process's own (see :func:`use_own_wandb_service`).
     Files already written (checkpoints, logs, outputs) are left untouched.
     """
+    use_own_wandb_service()
     failed = True
     try:
         result = task(*args, **kwargs)
