@@ -67,6 +67,8 @@ def fused_default(factory: Any, net: nn.Module) -> dict[str, bool]:
 
 
 SchedulerFactory = Callable[..., Any]
+# the score ReduceLROnPlateau follows: higher is better, so the scheduler needs mode="max"
+PLATEAU_MONITOR = "val/psnr"
 
 
 class DeblurLitModule(pl.LightningModule):
@@ -118,6 +120,7 @@ class DeblurLitModule(pl.LightningModule):
         self.input_values: dict[str, float] | None = None
         self.test_records: list[dict[str, Any]] = []
         self.step_finite: torch.Tensor | None = None  # the last step's gradients were finite
+        self.validated_epoch = -1  # the last epoch that ended with a validation
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         return self.net(x)
@@ -156,10 +159,23 @@ class DeblurLitModule(pl.LightningModule):
         if self.scheduler_factory is None:
             return optimizer
         scheduler = self.scheduler_factory(optimizer=optimizer)
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": self.scheduler_interval},
-        }
+        config: dict[str, Any] = {"scheduler": scheduler, "interval": self.scheduler_interval}
+        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            # it steps on the validation PSNR; epochs without a validation (val_every_n_epochs)
+            # have no score, and the scheduler then waits for the next one instead of failing
+            config.update(monitor=PLATEAU_MONITOR, strict=False)
+        return {"optimizer": optimizer, "lr_scheduler": config}
+
+    def lr_scheduler_step(self, scheduler: Any, metric: Any) -> None:
+        """Step the schedule; ReduceLROnPlateau only at the end of an epoch that validated.
+        Lightning hands it the last ``val/psnr`` logged, which outlives its epoch: stepping on
+        it after every epoch would count each epoch between validations as one more without
+        improvement."""
+        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            if self.validated_epoch == self.current_epoch:
+                scheduler.step(metric)
+            return
+        super().lr_scheduler_step(scheduler, metric)
 
     # --- scoring (shared by validation and test) ------------------------------------------------
     def score_batch(
@@ -208,6 +224,7 @@ class DeblurLitModule(pl.LightningModule):
             self.val_psnr_best.reset()
             return
         self.psnr_best = best
+        self.validated_epoch = self.current_epoch
         if self.input_values is None:
             self.input_values = {
                 f"input/{k}": means[f"input_{k}"] for k in SCORE_KEYS if f"input_{k}" in means

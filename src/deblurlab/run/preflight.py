@@ -155,9 +155,29 @@ def check_schedule(cfg: DictConfig, module: Any) -> None:
         raise ConfigError(f"schedule.optimizer: {str(exc).splitlines()[0]}") from None
     if module.scheduler_factory is not None:
         try:
-            module.scheduler_factory(optimizer=optimizer)
+            scheduler = module.scheduler_factory(optimizer=optimizer)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"schedule.scheduler: {str(exc).splitlines()[0]}") from None
+        check_plateau(scheduler, module.scheduler_interval)
+
+
+def check_plateau(scheduler: Any, interval: str) -> None:
+    """ReduceLROnPlateau follows the validation PSNR, which rises as training improves, once per
+    validation: it needs ``mode: max`` and ``schedule.interval: epoch`` (one line otherwise)."""
+    import torch
+
+    if not isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        return
+    if scheduler.mode != "max":
+        raise ConfigError(
+            f"schedule.scheduler.mode: ReduceLROnPlateau follows val/psnr (higher is better), so "
+            f"it needs mode=max, got {scheduler.mode!r} (+schedule.scheduler.mode=max)"
+        )
+    if interval != "epoch":
+        raise ConfigError(
+            f"schedule.interval: ReduceLROnPlateau steps after each validation, so it needs "
+            f"interval=epoch, got {interval!r}"
+        )
 
 
 def check_start_checkpoint(path: str | Path, module: nn.Module) -> dict[str, Any]:
