@@ -161,8 +161,8 @@ class DeblurLitModule(pl.LightningModule):
         scheduler = self.scheduler_factory(optimizer=optimizer)
         config: dict[str, Any] = {"scheduler": scheduler, "interval": self.scheduler_interval}
         if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            # it steps on the validation PSNR; epochs without a validation (val_every_n_epochs)
-            # have no score, and the scheduler then waits for the next one instead of failing
+            # it steps on the validation PSNR; before the first validation there is none, and
+            # strict=False lets those epochs pass (later ones: see lr_scheduler_step)
             config.update(monitor=PLATEAU_MONITOR, strict=False)
         return {"optimizer": optimizer, "lr_scheduler": config}
 
