@@ -96,6 +96,21 @@ def cluster_plugins() -> list[Any]:
     return [SLURMEnvironment(auto_requeue=False)]
 
 
+def run_on_own_job(command: list[str]) -> subprocess.CompletedProcess:
+    """Run a SLURM command aimed at this process's own job (``scontrol requeue``, ``scancel
+    --signal``) so that the signal it makes SLURM send does not kill the command itself: SLURM
+    signals every process of the job, the command's among them when it has not exited yet, and
+    the command would then fail although it did its work. A shell ignores SIGTERM and SIGUSR1 and
+    ``exec``s the command (an ignored signal stays ignored across exec)."""
+    return subprocess.run(
+        ["sh", "-c", 'trap "" TERM USR1; exec "$@"', "sh", *command],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def requeue_job(job_id: str) -> None:
     """``scontrol requeue <job_id>``, once per process; a failure is logged (the checkpoint is
     written either way, and re-running the command continues the run)."""
@@ -103,9 +118,7 @@ def requeue_job(job_id: str) -> None:
         return
     _requeued.append(job_id)
     try:
-        subprocess.run(
-            ["scontrol", "requeue", job_id], check=True, capture_output=True, text=True, timeout=60
-        )
+        run_on_own_job(["scontrol", "requeue", job_id])
     except (OSError, subprocess.SubprocessError) as exc:
         detail = getattr(exc, "stderr", None) or str(exc)
         log.error("scontrol requeue %s failed: %s", job_id, detail.strip().splitlines()[0])

@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
 from typing import Any
 
 import pytorch_lightning as pl
 
-from deblurlab.lit.preemption import received_signal, slurm_job_id
+from deblurlab.lit.preemption import received_signal, run_on_own_job, slurm_job_id
 
 WAIT_FOR_SIGNAL_S = 60
 
@@ -87,10 +86,12 @@ class Interrupt(pl.Callback):
             for child in _children(os.getpid()):
                 os.kill(child, signal.SIGKILL)
             os.kill(os.getpid(), signal.SIGKILL)
+        # the command would otherwise race the signal it asks for (SLURM signals every process
+        # of the job, the command's own too) and, killed by it, fail the callback
         if how == "usr1":
-            subprocess.run(["scancel", "--signal=USR1", job], check=True, timeout=60)
+            run_on_own_job(["scancel", "--signal=USR1", job])
         else:
-            subprocess.run(["scontrol", "requeue", job], check=True, timeout=60)
+            run_on_own_job(["scontrol", "requeue", job])
         # the signal comes from slurmd a moment later; the step boundary after it acts on it
         deadline = time.monotonic() + WAIT_FOR_SIGNAL_S
         while received_signal() is None and time.monotonic() < deadline:
