@@ -12,17 +12,10 @@ from deblurlab.lit import checkpointing, preemption
 from deblurlab.run.task import run_task
 from deblurlab.tasks.train import train
 from fixtures.clock import NOW
-from fixtures.config import TINY, compose_config
+from fixtures.config import TWO_SHORT_EPOCHS, compose_config
 
 # four batches per epoch, two epochs; the timer is off unless a test sets it
-RUN = [
-    *TINY,
-    "debug=smoke",
-    "test=false",
-    "trainer.limit_train_batches=4",
-    "schedule.max_epochs=2",
-    "callbacks.last_checkpoint.every_n_minutes=0",
-]
+RUN = TWO_SHORT_EPOCHS
 
 
 def last(run) -> dict:

@@ -19,16 +19,9 @@ from deblurlab.lit import preemption
 from deblurlab.lit.build import build_trainer
 from deblurlab.run.task import run_task
 from deblurlab.tasks.train import train
-from fixtures.config import TINY, compose_config
+from fixtures.config import TWO_SHORT_EPOCHS, compose_config
 
-RUN = [
-    *TINY,
-    "debug=smoke",
-    "test=false",
-    "trainer.limit_train_batches=4",
-    "schedule.max_epochs=2",
-    "callbacks.last_checkpoint.every_n_minutes=0",
-]
+RUN = TWO_SHORT_EPOCHS
 SLURM_JOB = {
     "SLURM_JOB_ID": "4242",
     "SLURM_NTASKS": "1",
