@@ -151,7 +151,12 @@ def check_configs_scores_and_report_equal_the_local_sweeps(sweeps):
 
 
 def check_the_completion_log_shows_each_attempt(sweeps, slurm_cluster):
-    array = next(p.name for p in (sweeps["slurm"] / ".submitit").iterdir()).split("_")[0]
+    # the array's task folders are named <array id>_<task>; .submitit holds other entries too
+    # (submitit's .submission_file_<uuid>.sh), in an order that depends on the file system
+    folders = (p.name for p in (sweeps["slurm"] / ".submitit").iterdir() if p.is_dir())
+    arrays = {m.group(1) for name in folders if (m := re.fullmatch(r"(\d+)_\d+", name))}
+    assert len(arrays) == 1, arrays
+    array = arrays.pop()
     lines = [ln for ln in slurm_cluster.jobcomp() if f"ArrayJobId={array} " in ln]
     states: dict[str, list[str]] = {}
     for line in lines:
