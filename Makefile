@@ -13,6 +13,14 @@ ARGS ?=
 CPU_TORCH_INDEX := https://download.pytorch.org/whl/cpu
 TORCH_INDEX ?= $(shell nvidia-smi -L >/dev/null 2>&1 || echo $(CPU_TORCH_INDEX))
 TORCH_PIN := $(shell sed -n 's/^ *"\(torch==[^"]*\)",*$$/\1/p' pyproject.toml)
+# An index whose host name does not resolve (no network, a mirror-only site) is skipped with one
+# line: pip would retry it for minutes before settling for its configured sources (find-links, a
+# local index), so those serve torch at once. Checked with getent when the recipe runs.
+TORCH_HOST = $(shell echo '$(TORCH_INDEX)' | sed -n 's|^https\{0,1\}://\([^/:]*\).*|\1|p')
+TORCH_INDEX_RESOLVES = $(if $(TORCH_HOST),$(shell command -v getent >/dev/null 2>&1 && \
+	! getent hosts $(TORCH_HOST) >/dev/null 2>&1 || echo yes),yes)
+TORCH_SOURCE = $(if $(TORCH_INDEX),$(if $(TORCH_INDEX_RESOLVES),--index-url $(TORCH_INDEX),$(info \
+	make install: $(TORCH_HOST) does not resolve; torch from pip's configured sources instead)))
 # parallel test workers (pytest-xdist): one per CPU core; TEST_WORKERS=0 runs in this process
 TEST_WORKERS ?= auto
 
@@ -25,7 +33,7 @@ help: ## list the targets
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(if $(TORCH_INDEX),$(BIN)/python -m pip install --quiet '$(TORCH_PIN)' --index-url $(TORCH_INDEX))
+	$(BIN)/python -m pip install --quiet '$(TORCH_PIN)' $(TORCH_SOURCE)
 	$(BIN)/python -m pip install --quiet -e '.[dev,slurm,optuna,export,demo]'
 	@touch $(STAMP)
 

@@ -1,7 +1,8 @@
 """``make install`` picks the torch wheel for the machine: PyTorch's CPU index where no NVIDIA GPU
 answers ``nvidia-smi``, pip's default index (the CUDA build) where one does, any index with
-``TORCH_INDEX=...``; and it installs the torch version pyproject.toml pins. Read from ``make -n``
-(the commands it would run) with a stand-in ``nvidia-smi`` on PATH."""
+``TORCH_INDEX=...``; an index whose host name does not resolve is skipped at once with one line;
+and it installs the torch version pyproject.toml pins. Read from ``make -n`` (the commands it would
+run) with stand-ins for ``nvidia-smi`` and ``getent`` (the name lookup) on PATH."""
 
 from __future__ import annotations
 
@@ -19,13 +20,17 @@ CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 
 
-def _install_commands(tmp_path: Path, gpu: bool, *args: str) -> list[str]:
-    """The pip commands ``make install`` would run on a machine with (or without) an NVIDIA GPU."""
+def _install_commands(
+    tmp_path: Path, gpu: bool, *args: str, resolves: bool = True, output: list | None = None
+) -> list[str]:
+    """The pip commands ``make install`` would run on a machine with (or without) an NVIDIA GPU
+    and (or without) name resolution; ``output`` receives make's whole stdout."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
-    fake = bin_dir / "nvidia-smi"
-    fake.write_text(f"#!/bin/sh\nexit {0 if gpu else 9}\n")
-    fake.chmod(0o755)
+    for name, status in (("nvidia-smi", 0 if gpu else 9), ("getent", 0 if resolves else 2)):
+        fake = bin_dir / name
+        fake.write_text(f"#!/bin/sh\nexit {status}\n")
+        fake.chmod(0o755)
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
     env.pop("TORCH_INDEX", None)
     result = subprocess.run(
@@ -37,6 +42,8 @@ def _install_commands(tmp_path: Path, gpu: bool, *args: str) -> list[str]:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
+    if output is not None:
+        output.append(result.stdout)
     return [line for line in result.stdout.splitlines() if "pip install" in line]
 
 
@@ -62,3 +69,21 @@ def test_torch_index_overrides_the_choice(tmp_path) -> None:
     commands = _install_commands(tmp_path, False, f"TORCH_INDEX={cuda}")
     assert any(f"--index-url {cuda}" in c for c in commands), commands
     assert not any(CPU_INDEX in c for c in commands)
+
+
+def test_an_index_whose_host_does_not_resolve_is_skipped_with_one_line(tmp_path) -> None:
+    printed: list[str] = []
+    commands = _install_commands(tmp_path, gpu=False, resolves=False, output=printed)
+    torch_line = next(c for c in commands if "torch==" in c)
+    assert f"'{_pinned_torch()}'" in torch_line and "--index-url" not in torch_line
+    (line,) = [ln for ln in printed[0].splitlines() if "resolve" in ln]
+    assert line == (
+        "make install: download.pytorch.org does not resolve; "
+        "torch from pip's configured sources instead"
+    )
+
+
+def test_an_index_without_a_host_name_is_used_as_it_is(tmp_path) -> None:
+    local = "file:///srv/wheels/simple"
+    commands = _install_commands(tmp_path, False, f"TORCH_INDEX={local}", resolves=False)
+    assert any(f"--index-url {local}" in c for c in commands), commands
