@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -33,18 +34,63 @@ def _config_value_error(exc: InstantiationException) -> str | None:
         "ValidationError",
     ):
         return None
-    key = next(
-        (ln.split(":", 1)[1].strip() for ln in str(exc).splitlines() if ln.startswith("full_key:")),
-        None,
-    )
+    key = _instantiated_key(exc)
     detail = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
     return f"{key}: {detail}" if key else detail
+
+
+# what to lower when memory runs out, named by the config keys that set it
+_MEMORY_HINT = (
+    "lower data.batch_size or data.crop_size (training), tile=<px> (eval, predict), "
+    "or the network's width"
+)
+
+
+def out_of_memory(exc: BaseException, hint: str = _MEMORY_HINT) -> str | None:
+    """``out of memory on the GPU|CPU: tried to allocate <size>; <hint>`` when ``exc`` is an
+    allocation that failed (CUDA's OutOfMemoryError, the CPU allocator's refusal), else None.
+    A process the operating system kills for memory never gets here."""
+    if "torch" not in sys.modules:  # nothing allocated yet (and the CLI starts without torch)
+        return None
+    import torch
+
+    text = str(exc)
+    if isinstance(exc, torch.OutOfMemoryError):
+        found = re.search(r"[Tt]ried to allocate ([\d.]+ [KMGT]?i?B)", text)
+        where = "GPU" if "CUDA" in text or "HIP" in text else "accelerator"
+    elif isinstance(exc, RuntimeError) and "DefaultCPUAllocator" in text:
+        found = re.search(r"allocate (\d+) bytes", text)
+        where = "CPU"
+    else:
+        return None
+    size = "" if found is None else found.group(1)
+    if size.isdigit():
+        size = f"{int(size) / 2**30:,.1f} GiB"
+    tried = f": tried to allocate {size}" if size else ""
+    return f"out of memory on the {where}{tried}; {hint}"
+
+
+def _instantiated_key(exc: InstantiationException) -> str | None:
+    """The config key of the object Hydra failed to build (its ``full_key:`` line)."""
+    lines = str(exc).splitlines()
+    return next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("full_key:")), None)
 
 
 def user_error(exc: BaseException) -> str | None:
     """The one-line message of a user-fixable error (also when Hydra wrapped it), else None."""
     seen: BaseException | None = exc
+    building: str | None = None  # the config key of the object being built, if Hydra built it
     while seen is not None:
+        if building is not None and building.startswith("model"):
+            memory = out_of_memory(
+                seen, hint="the network's weights alone do not fit: make it narrower"
+            )
+        else:
+            memory = out_of_memory(seen)
+        if memory is not None:
+            return f"{building}: {memory}" if building else memory
+        if isinstance(seen, InstantiationException):
+            building = _instantiated_key(seen) or building
         if isinstance(seen, DeblurlabError):
             return str(seen)
         if isinstance(seen, InstantiationException) and (found := _config_value_error(seen)):

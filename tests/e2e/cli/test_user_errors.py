@@ -85,6 +85,18 @@ def test_a_mistake_is_one_line_and_exit_2(case, tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "old" / ".hydra").exists()  # a refused folder is not written into
 
 
+def test_a_network_too_wide_for_memory_is_one_line_naming_its_key(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DEBLURLAB_ROOT", str(tmp_path))
+    # 2 million channels: one 3 x 3 convolution would take 134,110 GiB, refused at once
+    argv = [o for o in BASE if "base_channels" not in o] + ["+model.net.base_channels=2000000"]
+    code, err = _run(argv, monkeypatch, capsys)
+    assert code == 2
+    assert err[-1] == (
+        "error: model.net: out of memory on the CPU: tried to allocate 134,110.5 GiB; "
+        "the network's weights alone do not fit: make it narrower"
+    )
+
+
 def test_a_corrupt_last_checkpoint_on_resume_is_one_line(tmp_path, monkeypatch, capsys):
     run = tmp_path / "run"
     cfg = compose_config("train", BASE, run)

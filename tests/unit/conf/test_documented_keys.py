@@ -130,11 +130,18 @@ def documented_keys() -> dict[str, list[str]]:
 
 
 def _takes(target: str, argument: str) -> bool:
-    """Whether the class or function ``target`` has a parameter named ``argument``."""
+    """Whether the class or function ``target`` has a parameter named ``argument``; a factory
+    that passes ``**kwargs`` on to the class it returns (``deblurlab.models.mimo_unet`` ->
+    ``MIMOUNet``) takes that class's parameters too."""
     try:
-        return argument in inspect.signature(_locate(target)).parameters
-    except (ImportError, ValueError, TypeError):
+        signature = inspect.signature(_locate(target), eval_str=True)
+    except (ImportError, ValueError, TypeError, NameError):
         return False
+    if argument in signature.parameters:
+        return True
+    passes_on = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+    made = signature.return_annotation
+    return passes_on and inspect.isclass(made) and argument in inspect.signature(made).parameters
 
 
 def exists(name: str, keys: frozenset[str]) -> bool:
@@ -162,6 +169,12 @@ def test_documented_key_exists(name: str) -> None:
         return
     docs = sorted(set(documented_keys()[name]))
     assert exists(name, known_keys()), f"{', '.join(docs)}: `{name}` is no config key"
+
+
+def test_a_factorys_arguments_are_those_of_the_class_it_builds() -> None:
+    keys = known_keys()
+    assert exists("model.net.base_channels", keys) and exists("model.net.num_res", keys)
+    assert not exists("model.net.base_channel", keys)
 
 
 def test_a_column_that_does_not_exist_is_caught() -> None:
