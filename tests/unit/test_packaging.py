@@ -1,4 +1,5 @@
-"""The wheel's package list covers every folder of src/deblurlab, and the configs map to conf/."""
+"""The wheel's package list covers every folder of src/deblurlab and every config group folder
+(setuptools warns about each data folder it is not told of), and the configs map to conf/."""
 
 from __future__ import annotations
 
@@ -13,12 +14,15 @@ def _setuptools() -> dict:
     return tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
 
 
-def test_every_package_in_src_is_listed_for_the_wheel():
-    src = REPO / "src"
-    on_disk = {".".join(p.parent.relative_to(src).parts) for p in src.rglob("__init__.py")} | {
-        "deblurlab.conf"
+def test_every_package_in_src_and_every_config_group_is_listed_for_the_wheel():
+    src, conf = REPO / "src", REPO / "conf"
+    on_disk = {".".join(p.parent.relative_to(src).parts) for p in src.rglob("__init__.py")}
+    groups = {
+        ".".join(("deblurlab", "conf", *p.relative_to(conf).parts))
+        for p in conf.rglob("*")
+        if p.is_dir() and p.name != "__pycache__"
     }
-    assert set(_setuptools()["packages"]) == on_disk
+    assert set(_setuptools()["packages"]) == on_disk | {"deblurlab.conf"} | groups
 
 
 def test_the_configs_ship_from_the_top_level_conf_folder():
