@@ -83,7 +83,7 @@ def user_error(exc: BaseException) -> str | None:
     while seen is not None:
         if building is not None and building.startswith("model"):
             memory = out_of_memory(
-                seen, hint="the network's weights alone do not fit: make it narrower"
+                seen, hint="the network's weights alone do not fit: use a narrower network"
             )
         else:
             memory = out_of_memory(seen)

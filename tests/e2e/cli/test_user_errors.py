@@ -93,7 +93,7 @@ def test_a_network_too_wide_for_memory_is_one_line_naming_its_key(tmp_path, monk
     assert code == 2
     assert err[-1] == (
         "error: model.net: out of memory on the CPU: tried to allocate 134,110.5 GiB; "
-        "the network's weights alone do not fit: make it narrower"
+        "the network's weights alone do not fit: use a narrower network"
     )
 
 

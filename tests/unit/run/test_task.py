@@ -72,7 +72,7 @@ def test_an_object_hydra_could_not_build_for_memory_is_named_by_its_key(key):
     wrapped.__cause__ = _refused_allocation()
     message = user_error(wrapped)
     assert message.startswith(f"{key}: out of memory on the CPU: tried to allocate"), message
-    narrower = message.endswith("the network's weights alone do not fit: make it narrower")
+    narrower = message.endswith("the network's weights alone do not fit: use a narrower network")
     assert narrower == key.startswith("model"), message
 
 
