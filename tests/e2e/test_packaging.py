@@ -41,6 +41,9 @@ def wheel(tmp_path_factory) -> Path:
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "local")
     shutil.copytree(REPO / "src", src / "src", ignore=ignore)
     shutil.copytree(REPO / "conf", src / "conf", ignore=ignore)
+    # one machine's own settings in conf/local (git-ignored): they must stay out of the wheel
+    (src / "conf" / "local").mkdir()
+    (src / "conf" / "local" / "default.yaml").write_text("data: {root: /home/me/GOPRO_Large}\n")
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         if (REPO / name).is_file():
             shutil.copy(REPO / name, src / name)
@@ -80,6 +83,7 @@ def test_the_wheel_carries_every_config(wheel):
         if "local" not in p.parts
     }
     assert in_repo and in_repo <= shipped
+    assert not [name for name in shipped if name.startswith("local/")]
     assert "train.yaml" in shipped and "model/mimo_unet.yaml" in shipped
 
 
