@@ -44,6 +44,8 @@ _MEMORY_HINT = (
     "lower data.batch_size or data.crop_size (training), tile=<px> (eval, predict), "
     "or the network's width"
 )
+# ... when it ran out while the network itself was being built
+_NETWORK_HINT = "the network's weights alone do not fit: use a narrower network"
 
 
 def out_of_memory(exc: BaseException, hint: str = _MEMORY_HINT) -> str | None:
@@ -81,12 +83,8 @@ def user_error(exc: BaseException) -> str | None:
     seen: BaseException | None = exc
     building: str | None = None  # the config key of the object being built, if Hydra built it
     while seen is not None:
-        if building is not None and building.startswith("model"):
-            memory = out_of_memory(
-                seen, hint="the network's weights alone do not fit: use a narrower network"
-            )
-        else:
-            memory = out_of_memory(seen)
+        building_net = building is not None and building.startswith("model")
+        memory = out_of_memory(seen, _NETWORK_HINT if building_net else _MEMORY_HINT)
         if memory is not None:
             return f"{building}: {memory}" if building else memory
         if isinstance(seen, InstantiationException):
